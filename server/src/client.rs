@@ -1,0 +1,96 @@
+//! Client state. `Client` is owned by the connection task; `ClientHandle`
+//! is the part other connections may read or act on (CLIENT LIST, KILL),
+//! kept in the server's registry.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::clock;
+
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    pub created_ms: u64,
+    pub name: Mutex<String>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub last_active_ms: AtomicU64,
+    /// Command-table id of the last command run (for CLIENT LIST `cmd=`).
+    pub last_command: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Bytes waiting in the query buffer and the output buffer.
+    pub query_buffer: AtomicU64,
+    pub output_buffer: AtomicU64,
+    killed: AtomicBool,
+    kill_signal: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: SocketAddr, local_addr: SocketAddr) -> Arc<Self> {
+        let now = clock::unix_ms();
+        Arc::new(ClientHandle {
+            id,
+            addr,
+            local_addr,
+            created_ms: now,
+            name: Mutex::default(),
+            lib_name: Mutex::default(),
+            lib_ver: Mutex::default(),
+            last_active_ms: AtomicU64::new(now),
+            last_command: AtomicUsize::new(usize::MAX),
+            resp: AtomicU8::new(2),
+            query_buffer: AtomicU64::new(0),
+            output_buffer: AtomicU64::new(0),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        })
+    }
+
+    /// Asks the connection to close (CLIENT KILL); it does at its next wake.
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill_signal.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Relaxed)
+    }
+
+    pub async fn killed(&self) {
+        self.kill_signal.notified().await
+    }
+}
+
+/// Per-connection state the commands read and change.
+pub struct Client {
+    pub handle: Arc<ClientHandle>,
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// Close the connection once the current replies are written (QUIT).
+    pub close_after_reply: bool,
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        Client {
+            handle,
+            resp3: false,
+            authenticated,
+            close_after_reply: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+
+    pub fn set_resp3(&mut self, on: bool) {
+        self.resp3 = on;
+        self.handle.resp.store(if on { 3 } else { 2 }, Relaxed);
+    }
+}

@@ -1,0 +1,3 @@
+//! Generic key commands.
+
+pub const HANDLERS: &[(&str, super::Handler)] = &[];

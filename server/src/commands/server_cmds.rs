@@ -1,0 +1,650 @@
+//! Server commands: COMMAND, INFO, CONFIG, DBSIZE, FLUSHALL/FLUSHDB, TIME,
+//! MEMORY, OBJECT, SLOWLOG, WAIT.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use slotcache_protocol::command::{
+    lookup_sub, CommandRef, CommandSpec, CommandTable, Flags, KeySpec,
+};
+use slotcache_protocol::{lookup, Argv};
+
+use super::{glob_match, help_reply, int_arg, is, resolve, CmdError, CmdResult, Ctx, SYNTAX};
+use crate::config::{find_param, PARAMS};
+use crate::db::Value;
+use crate::{clock, info};
+
+pub const HANDLERS: &[(&str, super::Handler)] = &[
+    ("command", command),
+    ("command|count", command_count),
+    ("command|info", command_info),
+    ("command|docs", command_docs),
+    ("command|list", command_list),
+    ("command|getkeys", command_getkeys),
+    ("command|help", command_help),
+    ("info", info_cmd),
+    ("config|get", config_get),
+    ("config|set", config_set),
+    ("config|resetstat", config_resetstat),
+    ("config|rewrite", config_rewrite),
+    ("config|help", config_help),
+    ("dbsize", dbsize),
+    ("flushall", flush),
+    ("flushdb", flush),
+    ("time", time),
+    ("memory|usage", memory_usage),
+    ("memory|help", memory_help),
+    ("object|encoding", object_encoding),
+    ("object|freq", object_freq),
+    ("object|idletime", object_idletime),
+    ("object|refcount", object_refcount),
+    ("object|help", object_help),
+    ("slowlog|get", slowlog_get),
+    ("slowlog|len", slowlog_len),
+    ("slowlog|reset", slowlog_reset),
+    ("slowlog|help", slowlog_help),
+    ("wait", wait),
+];
+
+// ---- COMMAND ---------------------------------------------------------------
+
+/// ACL categories, derived from flags and group as Redis assigns them.
+fn acl_categories(spec: &CommandSpec) -> Vec<String> {
+    let f = spec.flags;
+    let mut cats = Vec::new();
+    let mut add = |c: &str| cats.push(format!("@{c}"));
+    if f.has(Flags::WRITE) {
+        add("write");
+    }
+    if f.has(Flags::READONLY) {
+        add("read");
+    }
+    if f.has(Flags::ADMIN) {
+        add("admin");
+        add("dangerous");
+    }
+    if f.has(Flags::PUBSUB) {
+        add("pubsub");
+    }
+    if f.has(Flags::BLOCKING) {
+        add("blocking");
+    }
+    add(if f.has(Flags::FAST) { "fast" } else { "slow" });
+    match spec.group {
+        "generic" => add("keyspace"),
+        "sorted-set" => add("sortedset"),
+        "transactions" => add("transaction"),
+        g @ ("string" | "hash" | "list" | "set" | "connection" | "scripting") => add(g),
+        _ => {}
+    }
+    cats
+}
+
+fn write_command_info(ctx: &mut Ctx, spec: &CommandSpec) {
+    let out = &mut ctx.out;
+    out.array(10);
+    out.bulk(spec.name.as_bytes());
+    out.int(spec.arity as i64);
+    let mut flags: Vec<&str> = spec.flags.names().collect();
+    if spec.keys.movable() {
+        flags.push("movablekeys");
+    }
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    let (first, last, step) = spec.keys.legacy_triple();
+    out.int(first);
+    out.int(last);
+    out.int(step);
+    let cats = acl_categories(spec);
+    out.set(cats.len());
+    for c in &cats {
+        out.simple(c);
+    }
+    out.set(0);
+    write_key_specs(out, &spec.keys, spec.flags.has(Flags::WRITE));
+    ctx.out.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        write_command_info(ctx, sub);
+    }
+}
+
+/// Redis 7 key specifications, in the two forms the table knows.
+fn write_key_specs(out: &mut slotcache_protocol::Reply, keys: &KeySpec, write: bool) {
+    let access = if write { "RW" } else { "RO" };
+    let begin = |out: &mut slotcache_protocol::Reply, index: usize| {
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"index");
+        out.bulk(b"spec");
+        out.map(1);
+        out.bulk(b"index");
+        out.int(index as i64);
+    };
+    match *keys {
+        KeySpec::None => out.array(0),
+        KeySpec::Range { first, last, step } => {
+            out.array(1);
+            out.map(3);
+            out.bulk(b"flags");
+            out.set(1);
+            out.simple(access);
+            begin(out, first as usize);
+            out.bulk(b"find_keys");
+            out.map(2);
+            out.bulk(b"type");
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(if last < 0 {
+                last as i64
+            } else {
+                (last - first) as i64
+            });
+            out.bulk(b"keystep");
+            out.int(step as i64);
+            out.bulk(b"limit");
+            out.int(0);
+        }
+        KeySpec::NumKeys { count_at, dest } => {
+            out.array(1 + dest.is_some() as usize);
+            if let Some(d) = dest {
+                out.map(3);
+                out.bulk(b"flags");
+                out.set(1);
+                out.simple("OW");
+                begin(out, d);
+                out.bulk(b"find_keys");
+                out.map(2);
+                out.bulk(b"type");
+                out.bulk(b"range");
+                out.bulk(b"spec");
+                out.map(3);
+                out.bulk(b"lastkey");
+                out.int(0);
+                out.bulk(b"keystep");
+                out.int(1);
+                out.bulk(b"limit");
+                out.int(0);
+            }
+            out.map(3);
+            out.bulk(b"flags");
+            out.set(1);
+            out.simple(access);
+            begin(out, count_at);
+            out.bulk(b"find_keys");
+            out.map(2);
+            out.bulk(b"type");
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"keynumidx");
+            out.int(0);
+            out.bulk(b"firstkey");
+            out.int(1);
+            out.bulk(b"keystep");
+            out.int(1);
+        }
+    }
+}
+
+fn command(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    let top = &CommandTable::get().top;
+    ctx.out.array(top.len());
+    for &cmd in top {
+        write_command_info(ctx, cmd.spec);
+    }
+    Ok(())
+}
+
+fn command_count(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    ctx.out.int(CommandTable::get().top.len() as i64);
+    Ok(())
+}
+
+fn command_info(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    if argv.len() == 2 {
+        return command(ctx, argv);
+    }
+    ctx.out.array(argv.len() - 2);
+    for name in argv.tail(2).iter() {
+        match find_any(name) {
+            Some(cmd) => write_command_info(ctx, cmd.spec),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// A command by name, or a subcommand as `parent|sub`.
+fn find_any(name: &[u8]) -> Option<CommandRef> {
+    match name.iter().position(|&b| b == b'|') {
+        Some(bar) => lookup_sub(lookup(&name[..bar])?.spec, &name[bar + 1..]),
+        None => lookup(name),
+    }
+}
+
+fn write_docs(ctx: &mut Ctx, spec: &CommandSpec) {
+    let out = &mut ctx.out;
+    out.map(3 + !spec.subcommands.is_empty() as usize);
+    out.bulk(b"summary");
+    out.bulk(spec.summary.as_bytes());
+    out.bulk(b"since");
+    out.bulk(spec.since.as_bytes());
+    out.bulk(b"group");
+    out.bulk(spec.group.as_bytes());
+    if !spec.subcommands.is_empty() {
+        ctx.out.bulk(b"subcommands");
+        ctx.out.map(spec.subcommands.len());
+        for sub in spec.subcommands {
+            ctx.out.bulk(sub.name.as_bytes());
+            write_docs(ctx, sub);
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let specs: Vec<&CommandSpec> = if argv.len() == 2 {
+        CommandTable::get().top.iter().map(|c| c.spec).collect()
+    } else {
+        argv.tail(2)
+            .iter()
+            .filter_map(find_any)
+            .map(|c| c.spec)
+            .collect()
+    };
+    ctx.out.map(specs.len());
+    for spec in specs {
+        ctx.out.bulk(spec.name.as_bytes());
+        write_docs(ctx, spec);
+    }
+    Ok(())
+}
+
+fn command_list(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let table = CommandTable::get();
+    let filter: Option<(Vec<u8>, Vec<u8>)> = match argv.len() {
+        2 => None,
+        5 if is(argv.get(2), "filterby") => {
+            Some((argv.get(3).to_ascii_lowercase(), argv.get(4).to_vec()))
+        }
+        _ => return Err(SYNTAX),
+    };
+    let names: Vec<&str> = table
+        .top
+        .iter()
+        .map(|c| c.spec)
+        .filter(|s| match &filter {
+            None => true,
+            Some((kind, value)) if kind == b"pattern" => glob_match(value, s.name.as_bytes(), true),
+            Some((kind, value)) if kind == b"aclcat" => acl_categories(s)
+                .iter()
+                .any(|c| c[1..].as_bytes().eq_ignore_ascii_case(value)),
+            Some((kind, _)) if kind == b"module" => false,
+            Some(_) => true,
+        })
+        .map(|s| s.name)
+        .collect();
+    if let Some((kind, _)) = &filter {
+        if !matches!(&kind[..], b"pattern" | b"aclcat" | b"module") {
+            return Err(SYNTAX);
+        }
+    }
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let inner = argv.tail(2);
+    let cmd = match resolve(&inner) {
+        Ok(cmd) => cmd,
+        Err(e) if e.message().starts_with("ERR unknown command") => {
+            return Err(CmdError::Static("ERR Invalid command specified"))
+        }
+        Err(_) => {
+            return Err(CmdError::Static(
+                "ERR Invalid number of arguments specified for command",
+            ))
+        }
+    };
+    let positions: Vec<usize> = cmd.spec.keys.positions(&inner).collect();
+    if positions.is_empty() {
+        return Err(CmdError::Static("ERR The command has no key arguments"));
+    }
+    ctx.out.array(positions.len());
+    for i in positions {
+        ctx.out.bulk(inner.get(i));
+    }
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    help_reply(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full command.",
+        ],
+    );
+    Ok(())
+}
+
+// ---- INFO and CONFIG -------------------------------------------------------
+
+fn info_cmd(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let sections: Vec<String> = argv
+        .tail(1)
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let text = info::render(ctx.server, &sections);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn config_get(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let config = ctx.server.config.read().clone();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for pattern in argv.tail(2).iter() {
+        for p in PARAMS {
+            for name in std::iter::once(&p.name).chain(p.aliases) {
+                if glob_match(pattern, name.as_bytes(), true)
+                    && !pairs.iter().any(|(n, _)| n == name)
+                {
+                    pairs.push((name, (p.get)(&config)));
+                }
+            }
+        }
+    }
+    ctx.out.map(pairs.len());
+    for (name, value) in pairs {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let args = argv.tail(2);
+    if args.len() % 2 != 0 {
+        return Err(CmdError::Static(
+            "ERR wrong number of arguments for 'config|set' command",
+        ));
+    }
+    // All or nothing, as Redis 7 applies several pairs.
+    let mut next = ctx.server.config.read().clone();
+    for i in (0..args.len()).step_by(2) {
+        let name = String::from_utf8_lossy(args.get(i)).into_owned();
+        let value = String::from_utf8_lossy(args.get(i + 1)).into_owned();
+        let param = find_param(&name).ok_or_else(|| {
+            CmdError::Owned(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ))
+        })?;
+        if !param.runtime {
+            return Err(CmdError::Owned(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")));
+        }
+        next.set(&name, &value)
+            .map_err(|e| CmdError::Owned(format!("ERR {e}")))?;
+    }
+    *ctx.server.config.write() = next;
+    ctx.server.settings_changed();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    ctx.server.stats.reset();
+    ctx.server.db.expired_keys.store(0, Relaxed);
+    ctx.server.db.evicted_keys.store(0, Relaxed);
+    ctx.server.slowlog.lock().entries.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    let config = ctx.server.config.read().clone();
+    if config.config_file.is_empty() {
+        return Err(CmdError::Static(
+            "ERR The server is running without a config file",
+        ));
+    }
+    let mut text = String::from("# Written by CONFIG REWRITE\n");
+    for p in PARAMS.iter().filter(|p| p.name != "config-file") {
+        text.push_str(&format!("{} \"{}\"\n", p.name, (p.get)(&config)));
+    }
+    let tmp = format!("{}.tmp", config.config_file);
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &config.config_file))
+        .map_err(|e| CmdError::Owned(format!("ERR Rewriting config file: {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    help_reply(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+// ---- keyspace-wide ----------------------------------------------------------
+
+fn dbsize(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    ctx.out.int(ctx.server.db.key_count().0 as i64);
+    Ok(())
+}
+
+fn flush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    match argv.len() {
+        1 => {}
+        2 if is(argv.get(1), "async") || is(argv.get(1), "sync") => {}
+        _ => return Err(SYNTAX),
+    }
+    // Values are freed on a background thread either way.
+    ctx.server.db.flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    let us = clock::unix_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}
+
+fn memory_usage(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    match argv.len() {
+        3 => {}
+        5 if is(argv.get(3), "samples") => {
+            int_arg(argv.get(4))?;
+        }
+        _ => return Err(SYNTAX),
+    }
+    match ctx.keys.peek(argv.get(2)) {
+        Some(entry) => ctx.out.int(entry.memory_usage() as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    help_reply(
+        ctx,
+        "MEMORY",
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
+        ],
+    );
+    Ok(())
+}
+
+fn object_encoding(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let Some(entry) = ctx.keys.peek(argv.get(2)) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let encoding = match (entry.value(), entry.object()) {
+        (Value::Str(s), None) if s.len() <= 20 && super::parse_i64(s).is_some() => "int",
+        (Value::Str(s), None) if s.len() <= 44 => "embstr",
+        (Value::Str(_), _) => "raw",
+        (Value::Obj(o), _) => o.encoding(),
+    };
+    ctx.out.bulk(encoding.as_bytes());
+    Ok(())
+}
+
+fn object_freq(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let access = &ctx.server.db.access;
+    if !access.is_lfu() {
+        return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+    }
+    match ctx.keys.peek(argv.get(2)) {
+        Some(entry) => ctx.out.int(access.decayed_counter(entry.access()) as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_idletime(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let access = &ctx.server.db.access;
+    if access.is_lfu() {
+        return Err(CmdError::Static("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+    }
+    match ctx.keys.peek(argv.get(2)) {
+        Some(entry) => ctx.out.int(access.idle_secs(entry.access()) as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_refcount(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    match ctx.keys.peek(argv.get(2)) {
+        Some(_) => ctx.out.int(1),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    help_reply(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>", "    Return the kind of internal representation used in order to store the value associated with a <key>.",
+            "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>", "    Return the number of references of the value associated with the specified <key>.",
+        ],
+    );
+    Ok(())
+}
+
+// ---- SLOWLOG and WAIT ----------------------------------------------------------
+
+fn slowlog_get(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let count = match argv.len() {
+        2 => 10,
+        3 => {
+            let n = int_arg(argv.get(2))
+                .map_err(|_| CmdError::Static("ERR count should be greater than or equal to -1"))?;
+            if n < -1 {
+                return Err(CmdError::Static(
+                    "ERR count should be greater than or equal to -1",
+                ));
+            }
+            if n == -1 {
+                usize::MAX
+            } else {
+                n as usize
+            }
+        }
+        _ => return Err(SYNTAX),
+    };
+    let log = ctx.server.slowlog.lock();
+    let entries: Vec<_> = log.entries.iter().take(count).collect();
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.unix_secs as i64);
+        ctx.out.int(e.micros as i64);
+        ctx.out.array(e.args.len());
+        for a in &e.args {
+            ctx.out.bulk(a);
+        }
+        ctx.out.bulk(e.peer.as_bytes());
+        ctx.out.bulk(e.name.as_bytes());
+    }
+    Ok(())
+}
+
+fn slowlog_len(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    let len = ctx.server.slowlog.lock().entries.len();
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    ctx.server.slowlog.lock().entries.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    help_reply(
+        ctx,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+    Ok(())
+}
+
+/// WAIT numreplicas timeout. A standalone node has no replicas, so no
+/// write can be acknowledged by any: the answer is 0 replicas.
+fn wait(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    int_arg(argv.get(1))?;
+    let timeout = int_arg(argv.get(2))?;
+    if timeout < 0 {
+        return Err(CmdError::Static("ERR timeout is negative"));
+    }
+    ctx.out.int(0);
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Hash commands.
+
+pub const HANDLERS: &[(&str, super::Handler)] = &[];

@@ -1,0 +1,375 @@
+//! The keyspace, organised per hash slot: 16,384 small tables, each behind
+//! its own lock. Slot-sized tables make cluster operations (counting,
+//! listing and moving the keys of a slot) cheap, and two clients touching
+//! different slots never wait for each other.
+//!
+//! A command locks the slots of all its keys (found from the command table)
+//! before it runs, in slot order so that two multi-key commands cannot
+//! deadlock; that makes every command atomic. MULTI/EXEC and scripts take
+//! `exclusive` for writing, which no batch of ordinary commands holds.
+
+pub mod access;
+pub mod entry;
+pub mod object;
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use hashbrown::hash_table::{Entry as TableEntry, HashTable};
+use hashbrown::DefaultHashBuilder;
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use rand::Rng;
+use slotcache_cluster::{key_slot, SLOT_COUNT};
+use smallvec::SmallVec;
+
+pub use access::AccessPolicy;
+pub use entry::{Entry, Value};
+pub use object::Object;
+
+#[derive(Default)]
+pub struct Slot {
+    table: HashTable<Entry>,
+    /// Keys in this slot that carry an expiry.
+    volatile: usize,
+}
+
+impl Slot {
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.table.iter()
+    }
+}
+
+pub struct Db {
+    slots: Box<[Mutex<Slot>]>,
+    hasher: DefaultHashBuilder,
+    pub access: AccessPolicy,
+    /// Held for reading by every batch of ordinary commands, for writing by
+    /// whatever must run with no other command in between (EXEC, scripts).
+    pub exclusive: RwLock<()>,
+    pub expired_keys: AtomicU64,
+    pub evicted_keys: AtomicU64,
+    /// Where the background expiry sweep resumes.
+    sweep_cursor: AtomicU64,
+}
+
+impl Db {
+    pub fn new(access: AccessPolicy) -> Db {
+        Db {
+            slots: (0..SLOT_COUNT)
+                .map(|_| Mutex::new(Slot::default()))
+                .collect(),
+            hasher: DefaultHashBuilder::default(),
+            access,
+            exclusive: RwLock::new(()),
+            expired_keys: AtomicU64::new(0),
+            evicted_keys: AtomicU64::new(0),
+            sweep_cursor: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Locks the slots of `keys` (any order, duplicates allowed).
+    pub fn lock<'a, I, K>(&'a self, keys: I, now: u64) -> Locked<'a>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        let mut slots: SmallVec<[u16; 4]> =
+            keys.into_iter().map(|k| key_slot(k.as_ref())).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let guards = slots
+            .into_iter()
+            .map(|s| (s, self.slots[s as usize].lock()))
+            .collect();
+        Locked {
+            db: self,
+            guards,
+            now,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// Locks one slot by number (for per-slot walks: SCAN, KEYS, expiry).
+    pub fn lock_slot(&self, slot: usize) -> MutexGuard<'_, Slot> {
+        self.slots[slot].lock()
+    }
+
+    pub fn key_count(&self) -> (usize, usize) {
+        self.slots.iter().fold((0, 0), |(keys, vol), s| {
+            let s = s.lock();
+            (keys + s.len(), vol + s.volatile)
+        })
+    }
+
+    pub fn flush(&self) -> usize {
+        let mut removed = 0;
+        for slot in self.slots.iter() {
+            let old = std::mem::take(&mut *slot.lock());
+            removed += old.len();
+            drop_in_background(old);
+        }
+        removed
+    }
+
+    /// One step of the background expiry sweep: visits slots from where the
+    /// last step stopped, removing expired keys, until `budget_keys` entries
+    /// were examined or every slot was seen. Returns keys removed.
+    pub fn sweep_expired(&self, now: u64, budget_keys: usize) -> usize {
+        let mut examined = 0;
+        let mut removed = 0;
+        for _ in 0..SLOT_COUNT {
+            if examined >= budget_keys {
+                break;
+            }
+            let at = self.sweep_cursor.fetch_add(1, Relaxed) as usize % SLOT_COUNT;
+            let mut slot = self.slots[at].lock();
+            if slot.volatile == 0 {
+                continue;
+            }
+            examined += slot.table.len();
+            let before = slot.table.len();
+            let mut gone_volatile = 0;
+            slot.table.retain(|e| {
+                let expired = e.is_expired(now);
+                gone_volatile += expired as usize;
+                !expired
+            });
+            slot.volatile -= gone_volatile;
+            removed += before - slot.table.len();
+        }
+        self.expired_keys.fetch_add(removed as u64, Relaxed);
+        removed
+    }
+
+    /// A random live key, or None when the keyspace is empty.
+    pub fn random_key(&self, now: u64) -> Option<Vec<u8>> {
+        let mut rng = rand::thread_rng();
+        let start = rng.gen_range(0..SLOT_COUNT);
+        for i in 0..SLOT_COUNT {
+            let slot = self.slots[(start + i) % SLOT_COUNT].lock();
+            let live: Vec<&Entry> = slot.table.iter().filter(|e| !e.is_expired(now)).collect();
+            if !live.is_empty() {
+                return Some(live[rng.gen_range(0..live.len())].key().to_vec());
+            }
+        }
+        None
+    }
+}
+
+/// Big values are freed on another thread so the client that deleted them,
+/// and everyone waiting on its slot, does not pay for it (Redis's lazyfree).
+pub fn drop_in_background<T: Send + 'static>(value: T) {
+    std::thread::Builder::new()
+        .name("lazyfree".into())
+        .spawn(move || drop(value))
+        .ok();
+}
+
+/// The slots of one command's keys, locked.
+pub struct Locked<'a> {
+    db: &'a Db,
+    guards: Guards<'a>,
+    pub now: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl<'a> Locked<'a> {
+    #[inline]
+    fn slot(&mut self, key: &[u8]) -> &mut Slot {
+        slot_of(&mut self.guards, key)
+    }
+
+    /// Finds a live entry, removing it if it has expired.
+    #[inline]
+    fn live(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        live(self.db, &mut self.guards, self.now, key)
+    }
+
+    /// A read: counts a hit or a miss and records the access.
+    #[inline]
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.db;
+        match live(db, &mut self.guards, self.now, key) {
+            Some(entry) => {
+                self.hits += 1;
+                db.access.touch(&mut entry.access);
+                Some(entry)
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// A lookup for a write or for introspection: no hit/miss counted, no
+    /// access recorded.
+    #[inline]
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.live(key)
+    }
+
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.live(key).is_some()
+    }
+
+    /// Stores `value` as a string under `key`, replacing whatever was there.
+    pub fn set_string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        let access = self.db.access.fresh();
+        self.insert(Entry::new_string(key, value, expire_at, access));
+    }
+
+    /// Stores a new object under `key`, replacing whatever was there.
+    pub fn set_object(&mut self, key: &[u8], obj: Object, expire_at: Option<u64>) {
+        let access = self.db.access.fresh();
+        self.insert(Entry::new_object(key, obj, expire_at, access));
+    }
+
+    /// Inserts or replaces an entry, returning the old one.
+    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        let hash = self.db.hash(entry.key());
+        let hasher = &self.db.hasher;
+        let volatile = entry.expire_at().is_some() as usize;
+        let slot = self.slot(entry.key());
+        let old = match slot.table.entry(
+            hash,
+            |e| e.key() == entry.key(),
+            |e| hasher.hash_one(e.key()),
+        ) {
+            TableEntry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
+            TableEntry::Vacant(v) => {
+                v.insert(entry);
+                None
+            }
+        };
+        let old_volatile = old.as_ref().is_some_and(|e| e.expire_at().is_some()) as usize;
+        slot.volatile = slot.volatile + volatile - old_volatile;
+        old
+    }
+
+    /// Removes a key, returning its entry if it was live.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.live(key)?;
+        let hash = self.db.hash(key);
+        let slot = self.slot(key);
+        let (entry, _) = slot
+            .table
+            .find_entry(hash, |e| e.key() == key)
+            .ok()?
+            .remove();
+        slot.volatile -= entry.expire_at().is_some() as usize;
+        Some(entry)
+    }
+
+    /// Sets or clears the expiry of a live key; false if there is no key.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
+        let Some(entry) = self.live(key) else {
+            return false;
+        };
+        let was = entry.expire_at().is_some();
+        entry.set_expire(expire_at);
+        let slot = self.slot(key);
+        slot.volatile = slot.volatile + expire_at.is_some() as usize - was as usize;
+        true
+    }
+}
+
+type Guards<'a> = SmallVec<[(u16, MutexGuard<'a, Slot>); 1]>;
+
+#[inline]
+fn slot_of<'g>(guards: &'g mut Guards<'_>, key: &[u8]) -> &'g mut Slot {
+    let s = key_slot(key);
+    let i = guards
+        .iter()
+        .position(|(n, _)| *n == s)
+        .expect("key's slot is not locked: command table key positions are wrong");
+    &mut guards[i].1
+}
+
+#[inline]
+fn live<'g>(db: &Db, guards: &'g mut Guards<'_>, now: u64, key: &[u8]) -> Option<&'g mut Entry> {
+    let hash = db.hash(key);
+    let slot = slot_of(guards, key);
+    match slot.table.find_entry(hash, |e| e.key() == key) {
+        Ok(found) if found.get().is_expired(now) => {
+            found.remove();
+            slot.volatile -= 1;
+            db.expired_keys.fetch_add(1, Relaxed);
+            None
+        }
+        Ok(found) => Some(found.into_mut()),
+        Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Db {
+        Db::new(AccessPolicy::new(true, 10, 1))
+    }
+
+    #[test]
+    fn set_get_remove() {
+        let db = db();
+        let mut l = db.lock([b"a", b"b"], 1000);
+        l.set_string(b"a", b"1", None);
+        assert_eq!(
+            l.get(b"a").and_then(|e| e.string().map(|s| s.to_vec())),
+            Some(b"1".to_vec())
+        );
+        assert!(l.get(b"b").is_none());
+        assert_eq!((l.hits, l.misses), (1, 1));
+        assert!(l.remove(b"a").is_some());
+        assert!(l.remove(b"a").is_none());
+        drop(l);
+        assert_eq!(db.key_count(), (0, 0));
+    }
+
+    #[test]
+    fn lazy_and_active_expiry() {
+        let db = db();
+        let mut l = db.lock([b"x", b"y"], 1000);
+        l.set_string(b"x", b"1", Some(1500));
+        l.set_string(b"y", b"1", Some(1500));
+        drop(l);
+        assert_eq!(db.key_count(), (2, 2));
+        let mut later = db.lock([b"x"], 1500);
+        assert!(later.get(b"x").is_none(), "expired key is gone on access");
+        drop(later);
+        assert_eq!(db.expired_keys.load(Relaxed), 1);
+        assert_eq!(db.sweep_expired(1500, usize::MAX), 1);
+        assert_eq!(db.key_count(), (0, 0));
+    }
+
+    #[test]
+    fn volatile_count_follows_expire_changes() {
+        let db = db();
+        let mut l = db.lock([b"k"], 0);
+        l.set_string(b"k", b"v", None);
+        assert!(l.set_expire(b"k", Some(10)));
+        assert!(l.set_expire(b"k", Some(20)));
+        drop(l);
+        assert_eq!(db.key_count(), (1, 1));
+        let mut l = db.lock([b"k"], 0);
+        l.set_expire(b"k", None);
+        drop(l);
+        assert_eq!(db.key_count(), (1, 0));
+    }
+}

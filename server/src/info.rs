@@ -1,0 +1,173 @@
+//! INFO: Redis's sections and field names, plus slotcache's own.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::clock;
+use crate::memory::human;
+use crate::server::Server;
+
+/// The Redis version slotcache answers as: clients and tools gate features
+/// on it, and slotcache implements Redis 7.0's commands and replies.
+pub const REDIS_VERSION: &str = "7.0.0";
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+];
+
+/// The INFO text for the requested sections (none: the default set).
+pub fn render(server: &Server, requested: &[String]) -> String {
+    let mut wanted: Vec<&str> = Vec::new();
+    for r in requested {
+        match r.as_str() {
+            "all" | "everything" | "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            other => wanted.push(other),
+        }
+    }
+    if requested.is_empty() {
+        wanted.extend_from_slice(DEFAULT_SECTIONS);
+    }
+    let mut out = String::new();
+    for section in DEFAULT_SECTIONS.iter().filter(|s| wanted.contains(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match *section {
+            "server" => server_section(server, &mut out),
+            "clients" => clients_section(server, &mut out),
+            "memory" => memory_section(server, &mut out),
+            "stats" => stats_section(server, &mut out),
+            "replication" => replication_section(server, &mut out),
+            "cpu" => cpu_section(&mut out),
+            "cluster" => cluster_section(server, &mut out),
+            "keyspace" => keyspace_section(server, &mut out),
+            _ => unreachable!(),
+        }
+    }
+    out
+}
+
+fn server_section(server: &Server, out: &mut String) {
+    let c = server.config.read();
+    let uptime = clock::uptime_secs();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "# Server\r\nredis_version:{REDIS_VERSION}\r\nslotcache_version:{}\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{exe}\r\nconfig_file:{}\r\nregion:{}\r\navailability_zone:{}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        if c.cluster_enabled { "cluster" } else { "standalone" },
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        std::process::id(),
+        server.run_id,
+        server.port,
+        clock::unix_us(),
+        uptime / 86400,
+        c.hz,
+        c.config_file,
+        c.region,
+        c.zone,
+    );
+}
+
+fn clients_section(server: &Server, out: &mut String) {
+    let c = server.config.read();
+    let _ = write!(
+        out,
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n",
+        server.clients.len(),
+        c.maxclients
+    );
+}
+
+fn memory_section(server: &Server, out: &mut String) {
+    let used = server.memory.refresh();
+    let rss = server.memory.rss();
+    let peak = server.memory.peak();
+    let c = server.config.read();
+    let frag = if used > 0 {
+        rss as f64 / used as f64
+    } else {
+        0.0
+    };
+    let _ = write!(
+        out,
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\n",
+        human(used),
+        human(rss),
+        human(peak),
+        c.maxmemory,
+        human(c.maxmemory),
+        c.maxmemory_policy,
+    );
+}
+
+fn stats_section(server: &Server, out: &mut String) {
+    let s = &server.stats;
+    let l = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
+    let _ = write!(
+        out,
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+        l(&s.total_connections_received),
+        l(&s.total_commands_processed),
+        l(&s.total_net_input_bytes),
+        l(&s.total_net_output_bytes),
+        l(&s.rejected_connections),
+        l(&server.db.expired_keys),
+        l(&server.db.evicted_keys),
+        l(&s.keyspace_hits),
+        l(&s.keyspace_misses),
+        l(&s.total_error_replies),
+        l(&s.client_query_buffer_limit_disconnections),
+        l(&s.client_output_buffer_limit_disconnections),
+    );
+}
+
+fn replication_section(server: &Server, out: &mut String) {
+    let _ = write!(
+        out,
+        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\n",
+        server.run_id
+    );
+}
+
+fn cpu_section(out: &mut String) {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let _ = write!(
+        out,
+        "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\n",
+        secs(usage.ru_stime),
+        secs(usage.ru_utime)
+    );
+}
+
+fn cluster_section(server: &Server, out: &mut String) {
+    let _ = write!(
+        out,
+        "# Cluster\r\ncluster_enabled:{}\r\n",
+        server.config.read().cluster_enabled as u8
+    );
+}
+
+fn keyspace_section(server: &Server, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    let (keys, expires) = server.db.key_count();
+    if keys > 0 {
+        let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+    }
+}

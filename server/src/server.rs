@@ -1,0 +1,174 @@
+//! The node: shared state, the accept loop and background work.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use parking_lot::{Mutex, RwLock};
+use slotcache_protocol::RequestLimits;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::client::ClientHandle;
+use crate::config::{Config, Policy};
+use crate::db::{AccessPolicy, Db};
+use crate::memory::Memory;
+use crate::slowlog::SlowLog;
+use crate::stats::Stats;
+use crate::{clock, connection};
+
+/// Settings read on every command, mirrored from `Config` on each change.
+pub struct HotSettings {
+    pub maxmemory: AtomicU64,
+    pub noeviction: AtomicBool,
+    pub auth_required: AtomicBool,
+    pub slowlog_threshold_us: AtomicU64,
+}
+
+pub struct Server {
+    pub config: RwLock<Config>,
+    pub hot: HotSettings,
+    pub db: Db,
+    pub stats: Stats,
+    pub memory: Arc<Memory>,
+    pub clients: DashMap<u64, Arc<ClientHandle>>,
+    next_client_id: AtomicU64,
+    pub slowlog: Mutex<SlowLog>,
+    /// 40 hex characters, new each start (INFO run_id).
+    pub run_id: String,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn new(config: Config, port: u16) -> Arc<Server> {
+        let access = AccessPolicy::new(
+            config.maxmemory_policy.is_lfu(),
+            config.lfu_log_factor as u32,
+            config.lfu_decay_time as u32,
+        );
+        let server = Arc::new(Server {
+            hot: HotSettings {
+                maxmemory: AtomicU64::new(0),
+                noeviction: AtomicBool::new(false),
+                auth_required: AtomicBool::new(false),
+                slowlog_threshold_us: AtomicU64::new(0),
+            },
+            config: RwLock::new(config),
+            db: Db::new(access),
+            stats: Stats::default(),
+            memory: Arc::new(Memory::default()),
+            clients: DashMap::new(),
+            next_client_id: AtomicU64::new(1),
+            slowlog: Mutex::new(SlowLog::default()),
+            run_id: random_hex_id(),
+            port,
+        });
+        server.settings_changed();
+        server
+    }
+
+    /// Re-reads the hot settings after the configuration changed.
+    pub fn settings_changed(&self) {
+        let c = self.config.read();
+        self.hot.maxmemory.store(c.maxmemory, Relaxed);
+        self.hot
+            .noeviction
+            .store(c.maxmemory_policy == Policy::NoEviction, Relaxed);
+        self.hot
+            .auth_required
+            .store(!c.requirepass.is_empty(), Relaxed);
+        // A negative threshold turns the slow log off.
+        self.hot.slowlog_threshold_us.store(
+            u64::try_from(c.slowlog_log_slower_than).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        self.db.access.update(
+            c.maxmemory_policy.is_lfu(),
+            c.lfu_log_factor as u32,
+            c.lfu_decay_time as u32,
+        );
+    }
+
+    pub fn request_limits(&self) -> (RequestLimits, u64) {
+        let c = self.config.read();
+        (
+            RequestLimits {
+                max_bulk_len: c.proto_max_bulk_len as usize,
+                ..RequestLimits::default()
+            },
+            c.client_query_buffer_limit,
+        )
+    }
+
+    /// True when a command that may grow memory must be refused.
+    #[inline]
+    pub fn over_memory_limit(&self) -> bool {
+        let max = self.hot.maxmemory.load(Relaxed);
+        max != 0 && self.memory.used() > max
+    }
+
+    fn register_client(&self, addr: SocketAddr, local: SocketAddr) -> Arc<ClientHandle> {
+        let id = self.next_client_id.fetch_add(1, Relaxed);
+        let handle = ClientHandle::new(id, addr, local);
+        self.clients.insert(id, Arc::clone(&handle));
+        handle
+    }
+
+    /// Runs the node until the process is stopped.
+    pub async fn run(self: Arc<Self>, listener: TcpListener) {
+        self.memory.refresh();
+        self.memory.start_sampler(Duration::from_millis(5));
+        tokio::spawn(Arc::clone(&self).expiry_loop());
+        loop {
+            let (stream, addr) = match listener.accept().await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            self.stats.total_connections_received.fetch_add(1, Relaxed);
+            let server = Arc::clone(&self);
+            tokio::spawn(async move { server.handle_connection(stream, addr).await });
+        }
+    }
+
+    async fn handle_connection(self: Arc<Self>, stream: TcpStream, addr: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(addr);
+        let maxclients = self.config.read().maxclients as usize;
+        if self.clients.len() >= maxclients {
+            self.stats.rejected_connections.fetch_add(1, Relaxed);
+            connection::refuse(stream, "ERR max number of clients reached").await;
+            return;
+        }
+        let handle = self.register_client(addr, local);
+        connection::serve(&self, stream, Arc::clone(&handle)).await;
+        self.clients.remove(&handle.id);
+    }
+
+    /// Active expiry: `hz` times a second, removes expired keys from a part
+    /// of the keyspace, so keys nobody reads again do not linger. Each step
+    /// examines a bounded number of keys, one slot lock at a time, so
+    /// clients never wait long behind it.
+    async fn expiry_loop(self: Arc<Self>) {
+        loop {
+            let hz = self.config.read().hz.max(1);
+            tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+            let now = clock::unix_ms();
+            let _shared = self.db.exclusive.read();
+            self.db.sweep_expired(now, 2_000_000 / hz as usize);
+        }
+    }
+}
+
+pub fn random_hex_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap())
+        .collect()
+}

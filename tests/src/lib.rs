@@ -1,0 +1,214 @@
+//! Harness for the integration tests: starts real `slotcache` processes on
+//! free loopback ports, hands out clients, and kills exactly the processes
+//! it started when dropped.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The `slotcache` binary: `$SLOTCACHE_BIN`, or the workspace's debug build
+/// (built once per test process if missing or stale).
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(path) = std::env::var("SLOTCACHE_BIN") {
+            return PathBuf::from(path);
+        }
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "slotcache-server",
+                "--bin",
+                "slotcache",
+            ])
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building slotcache failed");
+        root.join("target/debug/slotcache")
+    })
+    .clone()
+}
+
+/// A port whose bus port (+10000) is also free, below the ephemeral range.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Spread test processes apart so parallel test binaries rarely collide.
+    let _ = NEXT.compare_exchange(
+        0,
+        11000 + (std::process::id() % 500) as u16 * 20,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 11000 + (port - 11000) % 11000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok()
+        {
+            return port;
+        }
+    }
+}
+
+pub struct Node {
+    pub port: u16,
+    child: Child,
+    pub dir: PathBuf,
+}
+
+impl Node {
+    /// Starts a standalone node with extra flags and waits until it answers.
+    pub fn start(extra: &[&str]) -> Node {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("slotcache-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new(binary())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--dir",
+                dir.to_str().unwrap(),
+                "--loglevel",
+                "warning",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start slotcache");
+        let node = Node { port, child, dir };
+        wait_until(Duration::from_secs(10), "node accepts connections", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        node
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A synchronous client of the `redis` crate.
+    pub fn client(&self) -> redis::Connection {
+        let client = redis::Client::open(self.url()).unwrap();
+        client
+            .get_connection_with_timeout(Duration::from_secs(5))
+            .expect("connect")
+    }
+
+    /// A raw socket with a read timeout.
+    pub fn raw(&self) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Raw { stream }
+    }
+
+    /// Runs `redis-cli -p <port> args…` and returns its stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("redis-cli is installed (scripts/test installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A plain TCP connection for sending exact bytes.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Reads until `expected` bytes arrived or the peer closed.
+    pub fn read_exact_len(&mut self, expected: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; expected];
+        let mut got = 0;
+        while got < expected {
+            match self.stream.read(&mut buf[got..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        buf.truncate(got);
+        buf
+    }
+
+    /// Sends `request` and reads exactly the length of `expected` back.
+    pub fn roundtrip(&mut self, request: &[u8], expected: &[u8]) -> String {
+        self.send(request);
+        String::from_utf8_lossy(&self.read_exact_len(expected.len())).into_owned()
+    }
+
+    /// Reads whatever arrives until the peer closes (or the timeout).
+    pub fn read_to_close(&mut self) -> (Vec<u8>, bool) {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return (all, true),
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (all, true),
+                Err(_) => return (all, false),
+            }
+        }
+    }
+}
+
+/// Polls `cond` until it holds, panicking after `bound`.
+pub fn wait_until(bound: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < bound,
+            "timed out after {bound:?} waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An encoded RESP command, for raw sockets.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
