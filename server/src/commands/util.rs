@@ -230,3 +230,63 @@ pub fn help_reply(ctx: &mut super::Ctx, command: &str, lines: &[&str]) {
     ctx.out.simple("HELP");
     ctx.out.simple("    Print this help.");
 }
+
+/// `ERR invalid expire time in '<command>' command`.
+pub fn invalid_expire_time(command: &str) -> CmdError {
+    CmdError::Owned(format!("ERR invalid expire time in '{command}' command"))
+}
+
+/// A float as INCRBYFLOAT/HINCRBYFLOAT store and return it: fixed point,
+/// no exponent, trailing zeros trimmed, at most 17 decimals (Redis's
+/// "%.17Lf" human form). Redis computes in long double, whose extra digits
+/// hide binary rounding noise; in f64 we keep 15 significant digits
+/// (DBL_DIG: any decimal of that length reads back as written), so that
+/// 0.1+0.2 also reads 0.3 here.
+pub fn format_float(value: f64) -> String {
+    let int_digits = if value == 0.0 {
+        1
+    } else {
+        value.abs().log10().floor() as i32 + 1
+    };
+    let decimals = (15 - int_digits).clamp(0, 17) as usize;
+    let mut text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        let kept = text.trim_end_matches('0').trim_end_matches('.').len();
+        text.truncate(kept);
+    }
+    if text == "-0" {
+        text.remove(0);
+    }
+    text
+}
+
+/// Elements above which a deleted value is freed on another thread
+/// (Redis's LAZYFREE_THRESHOLD).
+const LAZYFREE_THRESHOLD: usize = 64;
+
+/// Drops a removed entry, off the request path if it is a big collection.
+pub fn free_entry(entry: crate::db::Entry) {
+    if entry.object().is_some_and(|o| o.len() > LAZYFREE_THRESHOLD) {
+        crate::db::drop_in_background(entry);
+    }
+}
+
+#[cfg(test)]
+mod float_tests {
+    use super::format_float;
+
+    #[test]
+    fn floats_print_like_incrbyfloat() {
+        assert_eq!(format_float(0.1 + 0.2), "0.3");
+        assert_eq!(format_float(1.25 - 1.1), "0.15");
+        assert_eq!(format_float(10.5 + 0.1), "10.6");
+        assert_eq!(format_float(5010.6), "5010.6");
+        assert_eq!(format_float(3.0), "3");
+        assert_eq!(format_float(1e20), "100000000000000000000");
+        assert_eq!(format_float(1e-20), "0");
+        assert_eq!(format_float(-0.0), "0");
+        assert_eq!(format_float(-1e-20), "0");
+        assert_eq!(format_float(-2.5), "-2.5");
+        assert_eq!(format_float(1.5e-10), "0.00000000015");
+    }
+}

@@ -1,0 +1,442 @@
+//! Generic key commands, as Redis 7 answers them: deletion, existence,
+//! the EXPIRE and TTL families, KEYS, SCAN, RANDOMKEY, RENAME, TOUCH.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::{Connection, FromRedisValue, Value};
+use slotcache_tests::{wait_until, Node};
+
+/// Runs a command given as words.
+fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(con)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Runs a command that must fail and returns its error line.
+fn err(con: &mut Connection, args: &[&str]) -> String {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    let e = cmd
+        .query::<Value>(con)
+        .expect_err(&format!("{args:?} should fail"));
+    format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn info_stat(con: &mut Connection, field: &str) -> u64 {
+    let info: String = q(con, &["INFO", "stats"]);
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("INFO stats has no {field}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn del_unlink_exists_type_touch() {
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+
+    q::<()>(con, &["MSET", "a", "1", "b", "2", "c", "3"]);
+    q::<()>(con, &["HSET", "h", "f", "v"]);
+    assert_eq!(q::<i64>(con, &["EXISTS", "a", "a", "nokey", "h"]), 3);
+    assert_eq!(q::<String>(con, &["TYPE", "a"]), "string");
+    assert_eq!(q::<String>(con, &["TYPE", "h"]), "hash");
+    assert_eq!(q::<String>(con, &["TYPE", "nokey"]), "none");
+    assert_eq!(q::<i64>(con, &["TOUCH", "a", "b", "nokey"]), 2);
+
+    assert_eq!(q::<i64>(con, &["DEL", "a", "a", "nokey"]), 1);
+    assert_eq!(q::<i64>(con, &["UNLINK", "b", "h"]), 2);
+    assert_eq!(q::<i64>(con, &["EXISTS", "a", "b", "h", "c"]), 1);
+    assert_eq!(
+        err(con, &["DEL"]),
+        "ERR wrong number of arguments for 'del' command"
+    );
+
+    // A big collection is freed off the request path; it is gone at once.
+    let mut hset = redis::cmd("HSET");
+    hset.arg("big");
+    for i in 0..5000 {
+        hset.arg(format!("f{i}")).arg(i);
+    }
+    let _: i64 = hset.query(con).unwrap();
+    assert_eq!(q::<i64>(con, &["UNLINK", "big"]), 1);
+    assert_eq!(q::<i64>(con, &["EXISTS", "big"]), 0);
+
+    // EXISTS and TYPE count keyspace hits and misses, as Redis does.
+    let (hits, misses) = (
+        info_stat(con, "keyspace_hits"),
+        info_stat(con, "keyspace_misses"),
+    );
+    q::<i64>(con, &["EXISTS", "c", "nokey"]);
+    q::<String>(con, &["TYPE", "c"]);
+    assert_eq!(info_stat(con, "keyspace_hits"), hits + 2);
+    assert_eq!(info_stat(con, "keyspace_misses"), misses + 1);
+}
+
+#[test]
+fn expire_family_and_options() {
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+
+    assert_eq!(q::<i64>(con, &["EXPIRE", "nokey", "100"]), 0);
+    q::<()>(con, &["SET", "k", "v"]);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "k", "100"]), 1);
+    assert_eq!(q::<i64>(con, &["TTL", "k"]), 100);
+    assert_eq!(q::<i64>(con, &["PEXPIRE", "k", "50500"]), 1);
+    assert_eq!(q::<i64>(con, &["TTL", "k"]), 51, "seconds round to nearest");
+    let at = unix_ms() / 1000 + 1000;
+    assert_eq!(q::<i64>(con, &["EXPIREAT", "k", &at.to_string()]), 1);
+    assert_eq!(q::<u64>(con, &["EXPIRETIME", "k"]), at);
+    assert_eq!(q::<u64>(con, &["PEXPIRETIME", "k"]), at * 1000);
+    let at_ms = unix_ms() + 2_000_123;
+    assert_eq!(q::<i64>(con, &["PEXPIREAT", "k", &at_ms.to_string()]), 1);
+    assert_eq!(q::<u64>(con, &["PEXPIRETIME", "k"]), at_ms);
+
+    // NX: only without a TTL. XX: only with one.
+    q::<()>(con, &["SET", "n", "v"]);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "100", "XX"]), 0);
+    assert_eq!(q::<i64>(con, &["TTL", "n"]), -1);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "100", "nx"]), 1);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "200", "NX"]), 0);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "200", "XX"]), 1);
+    assert_eq!(q::<i64>(con, &["TTL", "n"]), 200);
+    // GT/LT compare with the current expiry; no TTL counts as infinite.
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "100", "GT"]), 0);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "300", "GT"]), 1);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "400", "LT"]), 0);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "n", "150", "LT", "XX"]), 1);
+    assert_eq!(q::<i64>(con, &["TTL", "n"]), 150);
+    q::<()>(con, &["SET", "p", "v"]);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "p", "100", "GT"]), 0);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "p", "100", "LT"]), 1);
+
+    assert_eq!(
+        err(con, &["EXPIRE", "n", "10", "NX", "XX"]),
+        "ERR NX and XX, GT or LT options at the same time are not compatible"
+    );
+    assert_eq!(
+        err(con, &["EXPIRE", "n", "10", "GT", "LT"]),
+        "ERR GT and LT options at the same time are not compatible"
+    );
+    // Options are checked before the time.
+    assert_eq!(
+        err(con, &["EXPIRE", "n", "abc", "foo"]),
+        "ERR Unsupported option foo"
+    );
+    assert_eq!(
+        err(con, &["PEXPIRE", "n", "abc"]),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        err(con, &["EXPIRE", "n", "9223372036854775807"]),
+        "ERR invalid expire time in 'expire' command"
+    );
+    assert_eq!(
+        err(con, &["PEXPIRE", "n", "9223372036854775807"]),
+        "ERR invalid expire time in 'pexpire' command"
+    );
+    assert_eq!(
+        err(con, &["EXPIREAT", "n", "-9223372036854776"]),
+        "ERR invalid expire time in 'expireat' command"
+    );
+    // The largest time that fits is accepted.
+    assert_eq!(q::<i64>(con, &["PEXPIREAT", "n", "9223372036854775807"]), 1);
+    assert_eq!(q::<i64>(con, &["PEXPIRETIME", "n"]), i64::MAX);
+    assert_eq!(q::<i64>(con, &["EXPIRETIME", "n"]), 9223372036854776);
+
+    // A time in the past (or now) deletes the key and answers 1.
+    for (cmd, t) in [
+        ("EXPIRE", "-1"),
+        ("PEXPIRE", "0"),
+        ("EXPIREAT", "1"),
+        ("PEXPIREAT", "-5"),
+    ] {
+        q::<()>(con, &["SET", "gone", "v"]);
+        assert_eq!(q::<i64>(con, &[cmd, "gone", t]), 1, "{cmd} {t}");
+        assert_eq!(q::<i64>(con, &["EXISTS", "gone"]), 0, "{cmd} {t}");
+    }
+    // … unless an option refuses it first.
+    q::<()>(con, &["SET", "stay", "v", "EX", "100"]);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "stay", "-1", "NX"]), 0);
+    assert_eq!(q::<i64>(con, &["EXPIRE", "stay", "-1", "GT"]), 0);
+    assert_eq!(q::<i64>(con, &["EXISTS", "stay"]), 1);
+
+    // An expiry survives a value change only through commands that keep it.
+    assert_eq!(q::<i64>(con, &["PERSIST", "stay"]), 1);
+    assert_eq!(q::<i64>(con, &["PERSIST", "stay"]), 0);
+    assert_eq!(q::<i64>(con, &["PERSIST", "nokey"]), 0);
+    assert_eq!(q::<i64>(con, &["TTL", "stay"]), -1);
+}
+
+#[test]
+fn ttl_family() {
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+
+    for cmd in ["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"] {
+        assert_eq!(q::<i64>(con, &[cmd, "nokey"]), -2, "{cmd}");
+    }
+    q::<()>(con, &["SET", "k", "v"]);
+    for cmd in ["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"] {
+        assert_eq!(q::<i64>(con, &[cmd, "k"]), -1, "{cmd}");
+    }
+    let at = unix_ms() + 100_000;
+    q::<()>(con, &["PEXPIREAT", "k", &at.to_string()]);
+    // The node's clock may trail this one by a few ms.
+    let pttl: i64 = q(con, &["PTTL", "k"]);
+    assert!((99_000..=100_010).contains(&pttl), "{pttl}");
+    assert_eq!(q::<i64>(con, &["TTL", "k"]), 100);
+    assert_eq!(q::<u64>(con, &["PEXPIRETIME", "k"]), at);
+    assert_eq!(q::<u64>(con, &["EXPIRETIME", "k"]), (at + 500) / 1000);
+}
+
+#[test]
+fn expiry_with_millisecond_precision() {
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+    let bound = Duration::from_secs(3);
+
+    q::<()>(con, &["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]);
+    assert_eq!(q::<i64>(con, &["PEXPIRE", "a", "150"]), 1);
+    assert_eq!(
+        q::<i64>(con, &["PEXPIREAT", "b", &(unix_ms() + 200).to_string()]),
+        1
+    );
+    assert_eq!(q::<i64>(con, &["PEXPIRE", "c", "250"]), 1);
+    assert_eq!(q::<i64>(con, &["PERSIST", "c"]), 1);
+    assert_eq!(q::<i64>(con, &["PEXPIRE", "d", "300"]), 1);
+    q::<()>(con, &["RENAME", "d", "renamed"]);
+    let pttl: i64 = q(con, &["PTTL", "a"]);
+    assert!((1..=150).contains(&pttl), "{pttl}");
+    assert_eq!(q::<i64>(con, &["EXISTS", "a", "b", "renamed"]), 3);
+    wait_until(bound, "a, b and renamed expire", || {
+        q::<i64>(con, &["EXISTS", "a", "b", "renamed"]) == 0
+    });
+    assert_eq!(q::<i64>(con, &["TTL", "a"]), -2);
+    assert_eq!(q::<String>(con, &["GET", "c"]), "3", "PERSIST kept c");
+    // Expired keys are gone from every listing too.
+    q::<()>(con, &["SET", "short", "v", "PX", "100"]);
+    wait_until(bound, "short expires in KEYS", || {
+        q::<Vec<String>>(con, &["KEYS", "*"]) == ["c"]
+    });
+    let (cursor, keys): (String, Vec<String>) = q(con, &["SCAN", "0", "COUNT", "1000"]);
+    assert_eq!((cursor.as_str(), keys), ("0", vec!["c".to_string()]));
+}
+
+#[test]
+fn keys_with_glob_patterns() {
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+    assert!(q::<Vec<String>>(con, &["KEYS", "*"]).is_empty());
+    q::<()>(
+        con,
+        &[
+            "MSET", "hello", "1", "hallo", "1", "hxllo", "1", "hllo", "1", "heeeello", "1",
+        ],
+    );
+    q::<()>(
+        con,
+        &[
+            "MSET",
+            "user:1:name",
+            "a",
+            "user:2:name",
+            "b",
+            "user:2:age",
+            "c",
+        ],
+    );
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    for (pattern, want) in [
+        ("h?llo", &["hallo", "hello", "hxllo"][..]),
+        ("h*llo", &["hallo", "heeeello", "hello", "hllo", "hxllo"]),
+        ("h[ae]llo", &["hallo", "hello"]),
+        ("h[^e]llo", &["hallo", "hxllo"]),
+        ("h[a-b]llo", &["hallo"]),
+        ("user:*:name", &["user:1:name", "user:2:name"]),
+        ("user:2:*", &["user:2:age", "user:2:name"]),
+        ("nothing*", &[]),
+    ] {
+        assert_eq!(sorted(q(con, &["KEYS", pattern])), want, "{pattern}");
+    }
+    assert_eq!(q::<Vec<String>>(con, &["KEYS", "*"]).len(), 8);
+}
+
+#[test]
+fn scan_returns_every_key() {
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+
+    let mut pipe = redis::pipe();
+    for i in 0..2000 {
+        pipe.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    for i in 0..100 {
+        pipe.cmd("HSET")
+            .arg(format!("hash:{i}"))
+            .arg("f")
+            .arg(i)
+            .ignore();
+    }
+    pipe.query::<()>(con).unwrap();
+
+    // Returns the number of times each key was returned, and the calls made.
+    let full_scan = |con: &mut Connection, extra: &[&str]| {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let mut args = vec!["SCAN", cursor.as_str()];
+            args.extend_from_slice(extra);
+            let (next, keys): (String, Vec<String>) = q(con, &args);
+            for k in keys {
+                *seen.entry(k).or_default() += 1;
+            }
+            calls += 1;
+            cursor = next;
+            if cursor == "0" {
+                return (seen, calls);
+            }
+        }
+    };
+
+    let (all, calls) = full_scan(con, &[]);
+    assert_eq!(all.len(), 2100);
+    assert!(all.values().all(|&n| n == 1), "slots are visited once");
+    assert!(calls > 100, "COUNT 10 by default: {calls} calls");
+    let (big, calls) = full_scan(con, &["COUNT", "1000"]);
+    assert_eq!(big.len(), 2100);
+    assert!(calls <= 5, "{calls} calls");
+
+    let (matched, _) = full_scan(con, &["MATCH", "key:1*", "COUNT", "100"]);
+    let want = (0..2000).filter(|i| i.to_string().starts_with('1')).count();
+    assert_eq!(matched.len(), want);
+    assert!(matched.keys().all(|k| k.starts_with("key:1")));
+    let (hashes, _) = full_scan(con, &["TYPE", "HASH", "COUNT", "500"]);
+    assert_eq!(hashes.len(), 100);
+    assert!(hashes.keys().all(|k| k.starts_with("hash:")));
+    let (both, _) = full_scan(con, &["MATCH", "*:5*", "TYPE", "string", "COUNT", "50"]);
+    assert_eq!(
+        both.len(),
+        (0..2000).filter(|i| i.to_string().starts_with('5')).count()
+    );
+    let (none, _) = full_scan(con, &["TYPE", "list"]);
+    assert!(none.is_empty());
+
+    // Keys written and deleted during a scan do not disturb the others.
+    let mut seen = HashMap::<String, usize>::new();
+    let mut cursor = "0".to_string();
+    let mut round = 0;
+    loop {
+        let (next, keys): (String, Vec<String>) = q(con, &["SCAN", &cursor, "COUNT", "200"]);
+        for k in keys {
+            *seen.entry(k).or_default() += 1;
+        }
+        q::<()>(con, &["SET", &format!("new:{round}"), "v"]);
+        q::<i64>(con, &["DEL", &format!("hash:{round}")]);
+        round += 1;
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert!((0..2000).all(|i| seen.contains_key(&format!("key:{i}"))));
+
+    for (args, want) in [
+        (&["SCAN", "abc"][..], "ERR invalid cursor"),
+        (&["SCAN", "-1"], "ERR invalid cursor"),
+        (&["SCAN", "0", "COUNT", "0"], "ERR syntax error"),
+        (&["SCAN", "0", "COUNT"], "ERR syntax error"),
+        (&["SCAN", "0", "FOO", "bar"], "ERR syntax error"),
+        (
+            &["SCAN", "0", "COUNT", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+    ] {
+        assert_eq!(err(con, args), want, "{args:?}");
+    }
+    // A cursor past the last slot ends the scan.
+    let (cursor, keys): (String, Vec<String>) = q(con, &["SCAN", "99999"]);
+    assert_eq!((cursor.as_str(), keys.len()), ("0", 0));
+}
+
+#[test]
+fn randomkey_rename_renamenx() {
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+
+    assert_eq!(q::<Option<String>>(con, &["RANDOMKEY"]), None);
+    q::<()>(con, &["MSET", "a", "1", "b", "2", "c", "3"]);
+    let mut picked = std::collections::HashSet::new();
+    for _ in 0..200 {
+        picked.insert(q::<String>(con, &["RANDOMKEY"]));
+    }
+    assert_eq!(picked.len(), 3, "{picked:?}");
+
+    assert_eq!(err(con, &["RENAME", "nokey", "x"]), "ERR no such key");
+    assert_eq!(err(con, &["RENAMENX", "nokey", "x"]), "ERR no such key");
+    assert_eq!(q::<Value>(con, &["RENAME", "a", "a"]), Value::Okay);
+    assert_eq!(q::<i64>(con, &["RENAMENX", "a", "a"]), 0);
+
+    // RENAME keeps the TTL and replaces the destination, whatever its type.
+    q::<()>(con, &["EXPIRE", "a", "100"]);
+    q::<()>(con, &["HSET", "h", "f", "v"]);
+    assert_eq!(q::<Value>(con, &["RENAME", "a", "h"]), Value::Okay);
+    assert_eq!(q::<i64>(con, &["EXISTS", "a"]), 0);
+    assert_eq!(q::<String>(con, &["GET", "h"]), "1");
+    assert_eq!(q::<i64>(con, &["TTL", "h"]), 100);
+    // A moved value without TTL takes none, even onto a key that had one.
+    q::<()>(con, &["SET", "t", "x", "EX", "100"]);
+    assert_eq!(q::<Value>(con, &["RENAME", "b", "t"]), Value::Okay);
+    assert_eq!(q::<i64>(con, &["TTL", "t"]), -1);
+
+    assert_eq!(q::<i64>(con, &["RENAMENX", "c", "t"]), 0);
+    assert_eq!(q::<String>(con, &["GET", "c"]), "3");
+    assert_eq!(q::<i64>(con, &["RENAMENX", "c", "d"]), 1);
+    assert_eq!(
+        q::<Vec<Option<String>>>(con, &["MGET", "c", "d"]),
+        [None, Some("3".into())]
+    );
+
+    // Collections and appended strings move whole.
+    q::<()>(con, &["HSET", "h2", "f1", "a", "f2", "b"]);
+    assert_eq!(q::<Value>(con, &["RENAME", "h2", "h3"]), Value::Okay);
+    assert_eq!(q::<String>(con, &["TYPE", "h3"]), "hash");
+    assert_eq!(
+        q::<Vec<String>>(con, &["HMGET", "h3", "f1", "f2"]),
+        ["a", "b"]
+    );
+    q::<i64>(con, &["APPEND", "s", "abc"]);
+    q::<i64>(con, &["APPEND", "s", "def"]);
+    assert_eq!(q::<Value>(con, &["RENAME", "s", "s2"]), Value::Okay);
+    assert_eq!(q::<String>(con, &["GET", "s2"]), "abcdef");
+
+    // Through redis-cli as well.
+    assert_eq!(node.cli(&["RENAME", "s2", "s3"]).trim(), "OK");
+    assert_eq!(node.cli(&["RENAME", "s2", "s3"]).trim(), "ERR no such key");
+    assert_eq!(node.cli(&["TYPE", "s3"]).trim(), "string");
+    assert_eq!(
+        node.cli(&["EXPIRE", "s3", "10", "GT", "LT"]).trim(),
+        "ERR GT and LT options at the same time are not compatible"
+    );
+    assert_eq!(node.cli(&["PTTL", "nokey"]).trim(), "-2");
+}
