@@ -3,6 +3,8 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
+use slotcache_cluster::SLOT_COUNT;
+
 use crate::clock;
 use crate::memory::human;
 use crate::server::Server;
@@ -62,11 +64,10 @@ fn server_section(server: &Server, out: &mut String) {
         .unwrap_or_default();
     let _ = write!(
         out,
-        "# Server\r\nredis_version:{REDIS_VERSION}\r\nslotcache_version:{}\r\nredis_mode:{}\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{exe}\r\nconfig_file:{}\r\nregion:{}\r\navailability_zone:{}\r\n",
+        "# Server\r\nredis_version:{REDIS_VERSION}\r\nslotcache_version:{}\r\nredis_mode:{}\r\nos:{}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\nexecutable:{exe}\r\nconfig_file:{}\r\nregion:{}\r\navailability_zone:{}\r\n",
         env!("CARGO_PKG_VERSION"),
         if c.cluster_enabled { "cluster" } else { "standalone" },
-        std::env::consts::OS,
-        std::env::consts::ARCH,
+        os_name(),
         std::process::id(),
         server.run_id,
         server.port,
@@ -77,6 +78,30 @@ fn server_section(server: &Server, out: &mut String) {
         c.region,
         c.zone,
     );
+}
+
+/// `os:` as Redis prints it from uname(2): "Linux 6.1.0 x86_64".
+fn os_name() -> String {
+    // SAFETY: uname only writes into the struct we pass.
+    let u = unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        libc::uname(&mut u);
+        u
+    };
+    let text = |field: &[libc::c_char]| -> String {
+        let bytes: Vec<u8> = field
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!(
+        "{} {} {}",
+        text(&u.sysname),
+        text(&u.release),
+        text(&u.machine)
+    )
 }
 
 fn clients_section(server: &Server, out: &mut String) {
@@ -164,10 +189,36 @@ fn cluster_section(server: &Server, out: &mut String) {
     );
 }
 
+/// Volatile keys whose TTL is sampled per slot for `avg_ttl`.
+const AVG_TTL_SAMPLES_PER_SLOT: usize = 4;
+
 fn keyspace_section(server: &Server, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    let (keys, expires) = server.db.key_count();
+    let now = clock::unix_ms();
+    let (mut keys, mut expires, mut ttl_sum, mut sampled) = (0, 0, 0u64, 0u64);
+    for i in 0..SLOT_COUNT {
+        let slot = server.db.lock_slot(i);
+        keys += slot.len();
+        expires += slot.volatile();
+        if slot.volatile() == 0 {
+            continue;
+        }
+        // Like Redis, avg_ttl (ms) is an estimate from a sample, so INFO
+        // stays cheap on a big keyspace.
+        for at in slot
+            .iter()
+            .filter_map(|e| e.expire_at())
+            .take(AVG_TTL_SAMPLES_PER_SLOT)
+        {
+            ttl_sum += at.saturating_sub(now);
+            sampled += 1;
+        }
+    }
     if keys > 0 {
-        let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+        let avg_ttl = ttl_sum.checked_div(sampled).unwrap_or(0);
+        let _ = write!(
+            out,
+            "db0:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+        );
     }
 }

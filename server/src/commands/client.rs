@@ -80,10 +80,12 @@ fn setinfo(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     Ok(())
 }
 
-/// One CLIENT LIST line, with Redis 7's fields.
-fn describe(h: &ClientHandle) -> String {
+/// One CLIENT LIST line, with Redis 7's fields. `running` is the command
+/// the client runs now (its own CLIENT LIST/INFO), which Redis shows as
+/// `cmd=` although it has not finished yet.
+fn describe(h: &ClientHandle, running: Option<usize>) -> String {
     let now = clock::unix_ms();
-    let last_cmd = h.last_command.load(Relaxed);
+    let last_cmd = running.unwrap_or_else(|| h.last_command.load(Relaxed));
     let table = CommandTable::get();
     let cmd = if last_cmd < table.all.len() {
         table.all[last_cmd].name
@@ -107,23 +109,28 @@ fn describe(h: &ClientHandle) -> String {
     )
 }
 
+/// Checks a client class as CLIENT LIST/KILL TYPE take it. Every
+/// connection is a normal client, so other classes match none: the answer
+/// is whether the class is `normal`.
+fn is_normal_type(kind: &[u8]) -> Result<bool, CmdError> {
+    if !["normal", "master", "replica", "slave", "pubsub"]
+        .iter()
+        .any(|k| is(kind, k))
+    {
+        return Err(CmdError::Owned(format!(
+            "ERR Unknown client type '{}'",
+            super::printable(kind, 64)
+        )));
+    }
+    Ok(is(kind, "normal"))
+}
+
 fn list(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < argv.len() {
         if is(argv.get(i), "type") && i + 1 < argv.len() {
-            let kind = argv.get(i + 1);
-            if !["normal", "master", "replica", "slave", "pubsub"]
-                .iter()
-                .any(|k| is(kind, k))
-            {
-                return Err(CmdError::Owned(format!(
-                    "ERR Unknown client type '{}'",
-                    super::printable(kind, 64)
-                )));
-            }
-            // Every connection is a normal client for now.
-            if !is(kind, "normal") {
+            if !is_normal_type(argv.get(i + 1))? {
                 ids = Some(Vec::new());
             }
             i += 2;
@@ -149,17 +156,19 @@ fn list(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         .map(|e| e.value().clone())
         .collect();
     handles.sort_by_key(|h| h.id);
+    let me = ctx.client.id();
     let text: String = handles
         .iter()
         .filter(|h| ids.as_ref().is_none_or(|ids| ids.contains(&h.id)))
-        .map(|h| describe(h))
+        .map(|h| describe(h, (h.id == me).then_some(ctx.cmd.id)))
         .collect();
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
 
 fn info(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
-    ctx.out.verbatim(describe(&ctx.client.handle).as_bytes());
+    ctx.out
+        .verbatim(describe(&ctx.client.handle, Some(ctx.cmd.id)).as_bytes());
     Ok(())
 }
 
@@ -183,6 +192,7 @@ fn kill(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let mut id = None;
     let mut addr = None;
     let mut laddr = None;
+    let mut max_age = None;
     let mut skip_me = true;
     let mut pairs = argv.tail(2).iter();
     while let Some(name) = pairs.next() {
@@ -208,20 +218,32 @@ fn kill(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
                 "no" => false,
                 _ => return Err(SYNTAX),
             };
-        } else if is(name, "type") || is(name, "user") || is(name, "maxage") {
-            // Accepted for compatibility; every client is a normal one of the default user.
-            if is(name, "type") && !is(value, "normal") {
+        } else if is(name, "type") {
+            if !is_normal_type(value)? {
                 id = Some(0);
             }
+        } else if is(name, "user") {
+            // `default` is the only user.
+            if value != b"default" {
+                return Err(CmdError::Owned(format!(
+                    "ERR No such user '{}'",
+                    super::printable(value, 64)
+                )));
+            }
+        } else if is(name, "maxage") {
+            // Redis 7.4: kills clients older than this many seconds; 0 is no filter.
+            max_age = Some(int_arg(value)?.max(0) as u64).filter(|&secs| secs > 0);
         } else {
             return Err(SYNTAX);
         }
     }
     let me = ctx.client.id();
+    let now = clock::unix_ms();
     let mut killed = 0;
     for entry in ctx.server.clients.iter() {
         let h = entry.value();
         let matches = id.is_none_or(|id| id == h.id)
+            && max_age.is_none_or(|secs| now.saturating_sub(h.created_ms) / 1000 > secs)
             && addr.as_ref().is_none_or(|a| *a == h.addr.to_string())
             && laddr
                 .as_ref()

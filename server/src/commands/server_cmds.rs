@@ -281,7 +281,7 @@ fn command_list(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
             Some((kind, value)) if kind == b"pattern" => glob_match(value, s.name.as_bytes(), true),
             Some((kind, value)) if kind == b"aclcat" => acl_categories(s)
                 .iter()
-                .any(|c| c[1..].as_bytes().eq_ignore_ascii_case(value)),
+                .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(value)),
             Some((kind, _)) if kind == b"module" => false,
             Some(_) => true,
         })
@@ -382,7 +382,7 @@ fn config_get(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 
 fn config_set(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let args = argv.tail(2);
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Static(
             "ERR wrong number of arguments for 'config|set' command",
         ));

@@ -1,15 +1,19 @@
 //! Values other than plain strings. One variant per Redis type; each type's
 //! commands live in `commands/t_<type>.rs`.
 
-use hashbrown::HashMap;
+mod dict;
 
-pub type Field = Box<[u8]>;
+pub use dict::Dict;
 
 pub enum Object {
     /// A string that has been appended to or edited in place.
     Raw(Vec<u8>),
-    Hash(HashMap<Field, Field>),
+    Hash(Dict),
 }
+
+/// Redis's hash-max-listpack-entries and hash-max-listpack-value defaults.
+const LISTPACK_ENTRIES: usize = 128;
+const LISTPACK_VALUE: usize = 64;
 
 impl Object {
     pub fn type_name(&self) -> &'static str {
@@ -25,7 +29,9 @@ impl Object {
         match self {
             Object::Raw(_) => "raw",
             Object::Hash(h)
-                if h.len() <= 128 && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64) =>
+                if h.len() <= LISTPACK_ENTRIES
+                    && h.iter()
+                        .all(|(k, v)| k.len() <= LISTPACK_VALUE && v.len() <= LISTPACK_VALUE) =>
             {
                 "listpack"
             }
@@ -33,14 +39,13 @@ impl Object {
         }
     }
 
+    /// Heap bytes held, counting the object's own box.
     pub fn memory_usage(&self) -> usize {
-        const SLOT: usize = std::mem::size_of::<(Field, Field)>() + 1;
-        match self {
-            Object::Raw(s) => s.capacity(),
-            Object::Hash(h) => {
-                h.capacity() * SLOT + h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        std::mem::size_of::<Object>()
+            + match self {
+                Object::Raw(s) => s.capacity(),
+                Object::Hash(h) => h.memory_usage(),
             }
-        }
     }
 
     /// Elements held (for freeing large values off the request path).

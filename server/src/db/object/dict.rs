@@ -1,0 +1,346 @@
+//! The hash type's table: field → value, with a scan cursor that keeps
+//! Redis's HSCAN guarantee (a field present for the whole iteration is
+//! returned at least once) whatever inserts, deletes and resizes happen
+//! between calls.
+//!
+//! Why this shape: a cursor into one open-addressing table (hashbrown) is
+//! unsound, because elements move when the table grows or rehashes in place
+//! after deletes; an insertion-ordered map (indexmap) moves the last element
+//! into every deleted slot, so a field can jump behind the cursor and be
+//! missed. Redis's answer is a table where an element's bucket is a pure
+//! function of its hash and the table size (`hash & mask`) and a cursor that
+//! walks buckets in reverse-binary order: when the table doubles, bucket `b`
+//! splits into `b` and `b + size`, which that order visits together; when it
+//! halves, two buckets merge into one not yet visited or visited as a pair.
+//! Here each "bucket" is a small hashbrown table (a shard) chosen by hash
+//! bits 32.., so lookups stay O(1) and hashbrown's own probing (low bits and
+//! top 7 bits) is unaffected, and a scan step returns whole shards.
+
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::Entry;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use smallvec::SmallVec;
+
+type Field = Box<[u8]>;
+
+type Shard = HashTable<(Field, Field)>;
+
+/// Shards split when they hold this many fields on average, so a hash up
+/// to Redis's listpack size (128) is one shard and HSCAN returns it whole.
+const GROW_AT: usize = 128;
+/// …and merge below this average (half of the post-split 64, for hysteresis).
+const SHRINK_AT: usize = 32;
+/// Shard bits come from hash bits 32..56, below hashbrown's top-7-bit tag.
+const MAX_SHARDS: usize = 1 << 24;
+
+pub struct Dict {
+    /// A power of two of them; a field lives in `shard_of(hash)`.
+    shards: SmallVec<[Shard; 1]>,
+    len: usize,
+    hasher: DefaultHashBuilder,
+}
+
+impl Default for Dict {
+    fn default() -> Self {
+        let mut shards = SmallVec::new();
+        shards.push(Shard::new());
+        Dict {
+            shards,
+            len: 0,
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+}
+
+#[inline]
+fn shard_of(hash: u64, shards: usize) -> usize {
+    (hash >> 32) as usize & (shards - 1)
+}
+
+impl Dict {
+    #[inline]
+    fn hash(&self, field: &[u8]) -> u64 {
+        self.hasher.hash_one(field)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        let hash = self.hash(field);
+        self.shards[shard_of(hash, self.shards.len())]
+            .find(hash, |(f, _)| **f == *field)
+            .map(|(_, v)| &**v)
+    }
+
+    pub fn contains(&self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    /// Sets `field` to `value`; true when the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        self.store(field, value, true)
+    }
+
+    /// Sets `field` only if it is absent; true when it was set.
+    pub fn set_if_absent(&mut self, field: &[u8], value: &[u8]) -> bool {
+        self.store(field, value, false)
+    }
+
+    fn store(&mut self, field: &[u8], value: &[u8], overwrite: bool) -> bool {
+        let hash = self.hash(field);
+        let hasher = &self.hasher;
+        let at = shard_of(hash, self.shards.len());
+        match self.shards[at].entry(hash, |(f, _)| **f == *field, |(f, _)| hasher.hash_one(&**f)) {
+            Entry::Occupied(mut o) => {
+                if overwrite {
+                    let slot = &mut o.get_mut().1;
+                    if slot.len() == value.len() {
+                        slot.copy_from_slice(value);
+                    } else {
+                        *slot = value.into();
+                    }
+                }
+                false
+            }
+            Entry::Vacant(v) => {
+                v.insert((field.into(), value.into()));
+                self.len += 1;
+                if self.len > GROW_AT * self.shards.len() && self.shards.len() < MAX_SHARDS {
+                    self.reshard(self.shards.len() * 2);
+                }
+                true
+            }
+        }
+    }
+
+    /// Removes `field`; true when it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        let hash = self.hash(field);
+        let n = self.shards.len();
+        let hasher = &self.hasher;
+        let shard = &mut self.shards[shard_of(hash, n)];
+        let Ok(found) = shard.find_entry(hash, |(f, _)| **f == *field) else {
+            return false;
+        };
+        found.remove();
+        self.len -= 1;
+        if n > 1 && self.len < SHRINK_AT * n {
+            self.reshard(n / 2);
+        } else if shard.capacity() > 16 && shard.len() * 4 < shard.capacity() {
+            // Give memory back as Redis shrinks a mostly empty dict. Moving
+            // fields inside one shard cannot confuse a cursor.
+            shard.shrink_to(shard.len() * 2, |(f, _)| hasher.hash_one(&**f));
+        }
+        true
+    }
+
+    /// Rebuilds with `n` shards (double or half the current count).
+    fn reshard(&mut self, n: usize) {
+        let hasher = &self.hasher;
+        let per_shard = self.len / n + self.len / n / 4;
+        let mut next: SmallVec<[Shard; 1]> =
+            (0..n).map(|_| Shard::with_capacity(per_shard)).collect();
+        for shard in self.shards.drain(..) {
+            for item in shard {
+                let hash = hasher.hash_one(&*item.0);
+                next[shard_of(hash, n)].insert_unique(hash, item, |(f, _)| hasher.hash_one(&**f));
+            }
+        }
+        self.shards = next;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter())
+            .map(|(f, v)| (&**f, &**v))
+    }
+
+    /// One HSCAN step: emits whole shards from `cursor` on until at least
+    /// `count` fields were emitted, and returns the next cursor (0: done).
+    /// This is Redis's dictScan: the cursor's low bits name a shard, and it
+    /// advances by incrementing its bit-reversed value.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut emit: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
+        let mask = (self.shards.len() - 1) as u64;
+        let mut v = cursor;
+        let mut emitted = 0;
+        loop {
+            let shard = &self.shards[(v & mask) as usize];
+            for (f, value) in shard.iter() {
+                emit(f, value);
+            }
+            emitted += shard.len();
+            // Set the bits above the mask so the increment carries through
+            // them and only the masked bits change.
+            v |= !mask;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+            if v == 0 || emitted >= count {
+                return v;
+            }
+        }
+    }
+
+    /// Random access by position (0..len, in iteration order), for
+    /// HRANDFIELD: O(shards) to build, O(log shards + shard size) per get.
+    pub fn positions(&self) -> Positions<'_> {
+        let mut starts = Vec::with_capacity(self.shards.len());
+        let mut at = 0;
+        for s in &self.shards {
+            starts.push(at);
+            at += s.len();
+        }
+        Positions { dict: self, starts }
+    }
+
+    /// Heap bytes held, for MEMORY USAGE.
+    pub fn memory_usage(&self) -> usize {
+        let spilled = if self.shards.spilled() {
+            self.shards.capacity() * std::mem::size_of::<Shard>()
+        } else {
+            0
+        };
+        spilled
+            + self
+                .shards
+                .iter()
+                .map(|s| s.allocation_size())
+                .sum::<usize>()
+            + self.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
+    }
+}
+
+pub struct Positions<'a> {
+    dict: &'a Dict,
+    /// Position of each shard's first field.
+    starts: Vec<usize>,
+}
+
+impl<'a> Positions<'a> {
+    /// The field and value at `pos`, which must be below the dict's length.
+    pub fn get(&self, pos: usize) -> (&'a [u8], &'a [u8]) {
+        // The last shard starting at or before `pos` holds it (empty shards
+        // share their start with the next one).
+        let s = self.starts.partition_point(|&start| start <= pos) - 1;
+        let (f, v) = self.dict.shards[s]
+            .iter()
+            .nth(pos - self.starts[s])
+            .expect("position below the dict's length");
+        (f, v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn field(i: usize) -> Vec<u8> {
+        format!("field:{i}").into_bytes()
+    }
+
+    fn filled(n: usize) -> Dict {
+        let mut d = Dict::default();
+        for i in 0..n {
+            assert!(d.set(&field(i), b"v"));
+        }
+        d
+    }
+
+    #[test]
+    fn set_get_remove_and_resharding() {
+        let mut d = filled(10_000);
+        assert_eq!(d.len(), 10_000);
+        assert!(d.shards.len() >= 10_000 / GROW_AT);
+        assert!(!d.set(&field(5), b"other"));
+        assert_eq!(d.get(&field(5)), Some(&b"other"[..]));
+        assert!(!d.set_if_absent(&field(5), b"x"));
+        assert_eq!(d.get(&field(5)), Some(&b"other"[..]));
+        for i in 0..9_990 {
+            assert!(d.remove(&field(i)));
+        }
+        assert!(!d.remove(&field(0)));
+        assert_eq!(d.len(), 10);
+        assert_eq!(d.shards.len(), 1);
+        assert_eq!(d.iter().count(), 10);
+        assert!(d.contains(&field(9_995)));
+    }
+
+    /// Runs a full scan, changing the dict between steps with `between`,
+    /// and returns every field seen.
+    fn scan_all(
+        d: &mut Dict,
+        count: usize,
+        mut between: impl FnMut(&mut Dict, usize),
+    ) -> HashSet<Vec<u8>> {
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = d.scan(cursor, count, |f, _| {
+                seen.insert(f.to_vec());
+            });
+            if cursor == 0 {
+                return seen;
+            }
+            between(d, step);
+            step += 1;
+            assert!(step < 1_000_000, "scan does not end");
+        }
+    }
+
+    #[test]
+    fn small_dict_scans_whole_in_one_step() {
+        let d = filled(100);
+        let mut n = 0;
+        assert_eq!(d.scan(0, 1, |_, _| n += 1), 0);
+        assert_eq!(n, 100);
+    }
+
+    #[test]
+    fn scan_survives_growth() {
+        let mut d = filled(2_000);
+        let seen = scan_all(&mut d, 10, |d, step| {
+            for i in 0..100 {
+                d.set(&field(100_000 + step * 100 + i), b"new");
+            }
+        });
+        assert!((0..2_000).all(|i| seen.contains(&field(i))));
+    }
+
+    #[test]
+    fn scan_survives_shrinking() {
+        let mut d = filled(20_000);
+        // Fields 0..1000 stay; the rest are deleted while the scan runs.
+        let seen = scan_all(&mut d, 10, |d, step| {
+            for i in 0..500 {
+                d.remove(&field(1_000 + step * 500 + i));
+            }
+        });
+        assert!((0..1_000).all(|i| seen.contains(&field(i))));
+        assert_eq!(d.len(), 1_000);
+    }
+
+    #[test]
+    fn positions_cover_every_field_once() {
+        let mut d = filled(5_000);
+        for i in 0..3_000 {
+            d.remove(&field(i * 3 % 5_000));
+        }
+        let pos = d.positions();
+        let all: HashSet<Vec<u8>> = (0..d.len()).map(|i| pos.get(i).0.to_vec()).collect();
+        assert_eq!(all.len(), d.len());
+        assert!(d.iter().all(|(f, _)| all.contains(f)));
+    }
+}
