@@ -10,6 +10,11 @@ use std::fmt;
 
 /// Redis's PROTO_INLINE_MAX_SIZE: the longest inline request or header line.
 const INLINE_MAX: usize = 64 * 1024;
+/// What a client that still has to authenticate may send (Redis 7): at most
+/// this many arguments, each at most this long, so it cannot make the
+/// server hold much before it proves who it is.
+const UNAUTH_MAX_MULTIBULK: i64 = 10;
+const UNAUTH_MAX_BULK: i64 = 16 * 1024;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RequestLimits {
@@ -17,6 +22,9 @@ pub struct RequestLimits {
     pub max_bulk_len: usize,
     /// Most arguments one multibulk may carry (Redis: 1024*1024).
     pub max_multibulk_len: usize,
+    /// The client has not authenticated yet (requirepass set): the tighter
+    /// unauthenticated limits apply.
+    pub unauthenticated: bool,
 }
 
 impl Default for RequestLimits {
@@ -24,6 +32,7 @@ impl Default for RequestLimits {
         RequestLimits {
             max_bulk_len: 512 * 1024 * 1024,
             max_multibulk_len: 1024 * 1024,
+            unauthenticated: false,
         }
     }
 }
@@ -45,7 +54,10 @@ fn perr(msg: impl Into<String>) -> ProtocolError {
     ProtocolError(msg.into())
 }
 
-type Span = (u32, u32);
+/// Byte offsets of one argument. `usize`, not `u32`: with raised
+/// `proto-max-bulk-len` and `client-query-buffer-limit` one command may
+/// span more than 4 GiB of input.
+type Span = (usize, usize);
 
 /// The arguments of one command, borrowed from a buffer.
 #[derive(Clone, Copy)]
@@ -66,14 +78,12 @@ impl<'a> Argv<'a> {
     #[inline]
     pub fn get(&self, i: usize) -> &'a [u8] {
         let (start, end) = self.spans[i];
-        &self.data[start as usize..end as usize]
+        &self.data[start..end]
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
         let data = self.data;
-        self.spans
-            .iter()
-            .map(move |&(s, e)| &data[s as usize..e as usize])
+        self.spans.iter().map(move |&(s, e)| &data[s..e])
     }
 
     /// Arguments from `from` on.
@@ -103,9 +113,9 @@ pub struct OwnedArgv {
 
 impl OwnedArgv {
     pub fn push(&mut self, arg: &[u8]) {
-        let start = self.data.len() as u32;
+        let start = self.data.len();
         self.data.extend_from_slice(arg);
-        self.spans.push((start, self.data.len() as u32));
+        self.spans.push((start, self.data.len()));
     }
 
     pub fn argv(&self) -> Argv<'_> {
@@ -162,12 +172,6 @@ impl RequestParser {
         Self::default()
     }
 
-    /// Bytes the request in progress has claimed so far (for the query
-    /// buffer limit, which counts what a client makes the server hold).
-    pub fn pending(&self) -> usize {
-        self.pos
-    }
-
     /// The arguments of the command `parse` just returned.
     pub fn argv<'a>(&'a self, buf: &'a [u8], parsed: &Parsed) -> Argv<'a> {
         let data = if parsed.inline {
@@ -186,6 +190,9 @@ impl RequestParser {
     /// buffer extended. After a command is returned the caller must drop
     /// `consumed` bytes from the front of `buf` before the next call.
     /// Empty requests (`*0`, blank inline lines) are skipped.
+    ///
+    /// The outcome does not depend on how the bytes were split across
+    /// calls: the same input gives the same commands and the same error.
     pub fn parse(
         &mut self,
         buf: &[u8],
@@ -203,16 +210,16 @@ impl RequestParser {
                         Inline::Command(parsed) => return Ok(Some(parsed)),
                     }
                 }
-                let Some(line_end) = find_crlf(buf, self.pos + 1) else {
-                    if buf.len() - self.pos > INLINE_MAX {
-                        return Err(perr("too big mbulk count string"));
-                    }
+                let Some(cr) = header_end(buf, self.pos, "too big mbulk count string")? else {
                     return Ok(None);
                 };
-                let count = parse_len(&buf[self.pos + 1..line_end])
+                let count = parse_len(&buf[self.pos + 1..cr])
                     .filter(|&n| n <= limits.max_multibulk_len as i64)
                     .ok_or_else(|| perr("invalid multibulk length"))?;
-                self.pos = line_end + 2;
+                if limits.unauthenticated && count > UNAUTH_MAX_MULTIBULK {
+                    return Err(perr("unauthenticated multibulk length"));
+                }
+                self.pos = cr + 2;
                 if count <= 0 {
                     // `*0` and `*-1` are empty requests: skip them.
                     continue;
@@ -232,22 +239,23 @@ impl RequestParser {
                 if marker != b'$' {
                     return Err(perr(format!("expected '$', got '{}'", marker as char)));
                 }
-                let Some(line_end) = find_crlf(buf, self.pos + 1) else {
-                    if buf.len() - self.pos > INLINE_MAX {
-                        return Err(perr("too big bulk count string"));
-                    }
+                let Some(cr) = header_end(buf, self.pos, "too big bulk count string")? else {
                     return Ok(None);
                 };
-                let len = parse_len(&buf[self.pos + 1..line_end])
-                    .filter(|&n| n >= 0 && n <= limits.max_bulk_len as i64)
-                    .ok_or_else(|| perr("invalid bulk length"))? as usize;
-                let start = line_end + 2;
-                if buf.len() < start + len + 2 {
+                let len = parse_len(&buf[self.pos + 1..cr])
+                    .filter(|&n| n >= 0 && n as u64 <= limits.max_bulk_len as u64)
+                    .ok_or_else(|| perr("invalid bulk length"))?;
+                if limits.unauthenticated && len > UNAUTH_MAX_BULK {
+                    return Err(perr("unauthenticated bulk length"));
+                }
+                let start = cr + 2;
+                let end = start + len as usize;
+                if buf.len() < end + 2 {
                     return Ok(None);
                 }
                 // Redis does not check the bulk's trailing CRLF; neither do we.
-                self.spans.push((start as u32, (start + len) as u32));
-                self.pos = start + len + 2;
+                self.spans.push((start, end));
+                self.pos = end + 2;
                 *remaining -= 1;
             }
             return Ok(Some(self.finish(false)));
@@ -262,21 +270,18 @@ impl RequestParser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Result<Inline, ProtocolError> {
-        let Some(nl) = buf[self.pos..].iter().position(|&b| b == b'\n') else {
-            if buf.len() - self.pos > INLINE_MAX {
-                return Err(perr("too big inline request"));
-            }
+        let line_start = self.pos;
+        let Some(nl) = find_within_limit(buf, line_start, b'\n', "too big inline request")? else {
             return Ok(Inline::Incomplete);
         };
-        let line_start = self.pos;
-        let mut line = &buf[line_start..line_start + nl];
+        let mut line = &buf[line_start..nl];
         if line.last() == Some(&b'\r') {
             line = &line[..line.len() - 1];
         }
         self.spans.clear();
         self.inline_buf.clear();
         split_inline(line, &mut self.inline_buf, &mut self.spans)?;
-        self.pos = line_start + nl + 1;
+        self.pos = nl + 1;
         if self.spans.is_empty() {
             // A blank line, as telnet users type: nothing to run.
             return Ok(Inline::Blank);
@@ -285,10 +290,40 @@ impl RequestParser {
     }
 }
 
+/// The first `byte` at or after `from`, looking no further than
+/// INLINE_MAX bytes past it. A line that runs longer is an error (`what`)
+/// whether or not its end has arrived yet, so the outcome does not depend
+/// on how the input was split into reads.
+fn find_within_limit(
+    buf: &[u8],
+    from: usize,
+    byte: u8,
+    what: &'static str,
+) -> Result<Option<usize>, ProtocolError> {
+    let window = &buf[from..buf.len().min(from + INLINE_MAX + 1)];
+    match window.iter().position(|&b| b == byte) {
+        Some(off) => Ok(Some(from + off)),
+        None if window.len() > INLINE_MAX => Err(perr(what)),
+        None => Ok(None),
+    }
+}
+
+/// The `\r` that ends the `*`/`$` header line at `from`, once the byte
+/// after it has arrived too. As in Redis, the line ends at its first `\r`
+/// and the byte after it is skipped unchecked.
+fn header_end(buf: &[u8], from: usize, what: &'static str) -> Result<Option<usize>, ProtocolError> {
+    Ok(find_within_limit(buf, from, b'\r', what)?.filter(|&cr| cr + 1 < buf.len()))
+}
+
+/// Whitespace as C's isspace() sees it.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
 /// Splits an inline request the way Redis's sdssplitargs does: whitespace
 /// separates arguments, "double quotes" take C escapes (\n \r \t \b \a \\ \"
 /// \xHH), 'single quotes' take only \', and a closing quote must be followed
-/// by a space or the end.
+/// by whitespace or the end.
 fn split_inline(
     line: &[u8],
     out: &mut Vec<u8>,
@@ -297,13 +332,13 @@ fn split_inline(
     let unbalanced = || perr("unbalanced quotes in request");
     let mut i = 0;
     while i < line.len() {
-        while i < line.len() && line[i].is_ascii_whitespace() {
+        while i < line.len() && is_space(line[i]) {
             i += 1;
         }
         if i == line.len() {
             break;
         }
-        let start = out.len() as u32;
+        let start = out.len();
         let mut in_double = false;
         let mut in_single = false;
         loop {
@@ -329,7 +364,7 @@ fn split_inline(
                     });
                     i += 2;
                 } else if c == b'"' {
-                    if line.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
+                    if line.get(i + 1).is_some_and(|&c| !is_space(c)) {
                         return Err(unbalanced());
                     }
                     i += 1;
@@ -346,7 +381,7 @@ fn split_inline(
                     out.push(b'\'');
                     i += 2;
                 } else if c == b'\'' {
-                    if line.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
+                    if line.get(i + 1).is_some_and(|&c| !is_space(c)) {
                         return Err(unbalanced());
                     }
                     i += 1;
@@ -356,9 +391,10 @@ fn split_inline(
                     i += 1;
                 }
             } else {
+                // Unquoted, only these end an argument (sdssplitargs), so
+                // a vertical tab or form feed inside a word is kept.
                 match line.get(i) {
-                    None => break,
-                    Some(c) if c.is_ascii_whitespace() => break,
+                    None | Some(b' ' | b'\n' | b'\r' | b'\t') => break,
                     Some(b'"') => in_double = true,
                     Some(b'\'') => in_single = true,
                     Some(&c) => out.push(c),
@@ -366,7 +402,7 @@ fn split_inline(
                 i += 1;
             }
         }
-        spans.push((start, out.len() as u32));
+        spans.push((start, out.len()));
     }
     Ok(())
 }
@@ -375,31 +411,18 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-#[inline]
-fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while i + 1 < buf.len() {
-        match buf[i + 1..].iter().position(|&b| b == b'\n') {
-            Some(off) => {
-                let nl = i + 1 + off;
-                if buf[nl - 1] == b'\r' {
-                    return Some(nl - 1);
-                }
-                i = nl;
-            }
-            None => return None,
-        }
-    }
-    None
-}
-
-/// A length header: optional '-', then digits, at most 19 of them.
+/// A length header as Redis's string2ll reads it: optional '-', then
+/// digits without a leading zero (a lone "0" aside). More than 18 digits
+/// is beyond any limit, so it is refused rather than overflowed.
 fn parse_len(digits: &[u8]) -> Option<i64> {
+    if digits == b"0" {
+        return Some(0);
+    }
     let (neg, digits) = match digits.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, digits),
     };
-    if digits.is_empty() || digits.len() > 18 {
+    if digits.is_empty() || digits.len() > 18 || digits[0] == b'0' {
         return None;
     }
     let mut n: i64 = 0;
@@ -507,5 +530,104 @@ mod tests {
         );
         let long = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(parse_all(&long).unwrap_err().0, "too big inline request");
+        // string2ll: no leading zeros, no "-0", no '+'.
+        for bad in [&b"*01\r\n"[..], b"*-0\r\n", b"*+1\r\n"] {
+            assert_eq!(parse_all(bad).unwrap_err().0, "invalid multibulk length");
+        }
+        assert_eq!(
+            parse_all(b"*1\r\n$04\r\nPING\r\n").unwrap_err().0,
+            "invalid bulk length"
+        );
+    }
+
+    /// Like `parse_all`, with the input arriving in pieces cut at `cuts`.
+    fn parse_split(input: &[u8], cuts: &[usize]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+        let mut parser = RequestParser::new();
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &to in cuts.iter().chain([&input.len()]) {
+            buf.extend_from_slice(&input[from..to]);
+            from = to;
+            while let Some(p) = parser.parse(&buf, &RequestLimits::default())? {
+                out.push(parser.argv(&buf, &p).iter().map(|a| a.to_vec()).collect());
+                buf.drain(..p.consumed);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inputs on which the first parser gave one answer whole and another
+    /// in pieces (a line over 64 KB was refused only while incomplete).
+    #[test]
+    fn long_lines_fail_whole_or_in_pieces() {
+        let mut inline = vec![b'a'; INLINE_MAX + 4];
+        inline.extend_from_slice(b"\r\nPING\r\n");
+        let mut count = b"*1".to_vec();
+        count.resize(INLINE_MAX + 1, b'1');
+        count.extend_from_slice(b"\r\n$4\r\nPING\r\n");
+        for (input, err) in [
+            (&inline, "too big inline request"),
+            (&count, "too big mbulk count string"),
+        ] {
+            assert_eq!(parse_all(input).unwrap_err().0, err);
+            assert_eq!(parse_split(input, &[INLINE_MAX + 2]).unwrap_err().0, err);
+        }
+        // Exactly at the limit is still a line.
+        let mut at_limit = vec![b'a'; INLINE_MAX];
+        at_limit.extend_from_slice(b"\n");
+        assert_eq!(parse_split(&at_limit, &[INLINE_MAX / 2]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn header_line_ends_at_its_first_cr() {
+        // As in Redis, the byte after '\r' is skipped unchecked.
+        assert_eq!(
+            parse_all(b"*1\rX$4\r\nPING\r\n").unwrap(),
+            vec![args(&["PING"])]
+        );
+        // The header is complete only once the byte after '\r' is there.
+        let mut parser = RequestParser::new();
+        assert!(parser
+            .parse(b"*1\r", &RequestLimits::default())
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let limits = RequestLimits {
+            unauthenticated: true,
+            ..RequestLimits::default()
+        };
+        let parse = |input: &[u8]| {
+            RequestParser::new()
+                .parse(input, &limits)
+                .map(|p| p.is_some())
+        };
+        assert_eq!(
+            parse(b"*11\r\n").unwrap_err().0,
+            "unauthenticated multibulk length"
+        );
+        assert_eq!(
+            parse(b"*1\r\n$16385\r\n").unwrap_err().0,
+            "unauthenticated bulk length"
+        );
+        assert_eq!(parse(b"*10\r\n$16384\r\n"), Ok(false));
+    }
+
+    #[test]
+    fn inline_whitespace_as_sdssplitargs() {
+        // Leading vertical tab and form feed are skipped; inside an
+        // unquoted word they are kept.
+        assert_eq!(
+            parse_all(b"\x0b\x0cECHO a\x0bb\r\n").unwrap(),
+            vec![args(&["ECHO", "a\x0bb"])]
+        );
+        // After a closing quote any isspace() character will do.
+        assert_eq!(
+            parse_all(b"ECHO \"a\"\x0bb\r\n").unwrap(),
+            vec![args(&["ECHO", "a", "b"])]
+        );
     }
 }

@@ -1,12 +1,17 @@
 //! One client connection: read, run every complete command of the read in
-//! order, send all their replies in one write.
+//! order, write the replies. As in Redis, reading goes on while replies
+//! wait to be written, so a client that sends its whole pipeline before it
+//! reads a reply never deadlocks against the server; what a slow reader
+//! makes the server hold is bounded by `client-output-buffer-limit`.
 
+use std::io;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use slotcache_protocol::{ProtocolError, Reply, RequestParser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::client::{Client, ClientHandle};
@@ -15,9 +20,14 @@ use crate::server::Server;
 use crate::stats::BatchStats;
 
 const READ_CHUNK: usize = 16 * 1024;
-/// Replies are sent once this much is pending, even mid-batch, so a big
-/// pipeline of large values does not pile up in memory.
+/// A batch stops to send its replies once it has added this much, so a big
+/// pipeline of large values goes out while it runs.
 const FLUSH_AT: usize = 256 * 1024;
+/// An empty buffer that grew past this (a huge value, a long pipeline) is
+/// given back rather than kept for the connection's lifetime.
+const KEEP_CAPACITY: usize = 4 * FLUSH_AT;
+/// What an unauthenticated client may make the server hold (Redis 7).
+const UNAUTH_QUERY_LIMIT: u64 = 1024 * 1024;
 
 /// Answers a connection that is not admitted, then closes it.
 pub async fn refuse(mut stream: TcpStream, msg: &str) {
@@ -29,66 +39,169 @@ pub async fn refuse(mut stream: TcpStream, msg: &str) {
 enum Next {
     /// Everything parsed; read more.
     Read,
-    /// Replies must go out before parsing continues.
+    /// More complete commands are buffered: send what is ready, then go on.
     Flush,
     /// Send what is pending, then close.
     Close,
 }
 
-pub async fn serve(server: &Arc<Server>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
     let auth_required = server.hot.auth_required.load(Relaxed);
     let mut client = Client::new(Arc::clone(&handle), !auth_required);
     let mut parser = RequestParser::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut output = BytesMut::with_capacity(READ_CHUNK);
     let mut stats = BatchStats::default();
+    let mut limit = OutputLimit::default();
+    let mut closing = false;
+    // Input arrived, or commands were left, since the last batch.
+    let mut to_parse = false;
     loop {
-        let next = run_batch(
-            server,
-            &mut client,
-            &mut parser,
-            &mut input,
-            &mut output,
-            &mut stats,
-        );
-        server.stats.add(&mut stats);
-        if !output.is_empty() {
-            server
-                .stats
-                .total_net_output_bytes
-                .fetch_add(output.len() as u64, Relaxed);
-            handle.output_buffer.store(output.len() as u64, Relaxed);
-            if stream.write_all(&output).await.is_err() {
+        let mut next = Next::Read;
+        if to_parse && !closing {
+            // Capacity is measured before the buffer drains: draining moves
+            // its start, and an emptied buffer would reclaim it all.
+            let big_input = input.capacity() > KEEP_CAPACITY;
+            next = run_batch(
+                server,
+                &mut client,
+                &mut parser,
+                &mut input,
+                &mut output,
+                &mut stats,
+            );
+            server.stats.add(&mut stats);
+            closing = matches!(next, Next::Close);
+            to_parse = matches!(next, Next::Flush);
+            if input.is_empty() && big_input {
+                input = BytesMut::with_capacity(READ_CHUNK);
+            }
+        }
+        let big_output = output.capacity() > KEEP_CAPACITY;
+        if write_now(server, &stream, &mut output).is_err() {
+            return;
+        }
+        handle.output_buffer.store(output.len() as u64, Relaxed);
+        if output.is_empty() {
+            limit.clear();
+            if closing {
                 return;
             }
-            output.clear();
-            handle.output_buffer.store(0, Relaxed);
+            if big_output {
+                output = BytesMut::with_capacity(READ_CHUNK);
+            }
+        } else if limit.reached(server, output.len()) {
+            server
+                .stats
+                .client_output_buffer_limit_disconnections
+                .fetch_add(1, Relaxed);
+            tracing::warn!(
+                "closing client {} for overcoming of output buffer limits ({} bytes pending)",
+                handle.addr,
+                output.len()
+            );
+            return;
         }
-        match next {
-            Next::Close => return,
-            Next::Flush => continue,
-            Next::Read => {}
+        if matches!(next, Next::Flush) {
+            continue;
         }
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        let read = tokio::select! {
-            read = stream.read_buf(&mut input) => read,
-            _ = handle.killed() => return,
-        };
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                server
-                    .stats
-                    .total_net_input_bytes
-                    .fetch_add(n as u64, Relaxed);
-                handle.query_buffer.store(input.len() as u64, Relaxed);
+        let soft_deadline = limit.deadline();
+        tokio::select! {
+            ready = stream.readable(), if !closing => {
+                if ready.is_err() {
+                    return;
+                }
+                match stream.try_read_buf(&mut input) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        server
+                            .stats
+                            .total_net_input_bytes
+                            .fetch_add(n as u64, Relaxed);
+                        handle.query_buffer.store(input.len() as u64, Relaxed);
+                        to_parse = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
             }
+            ready = stream.writable(), if !output.is_empty() => {
+                if ready.is_err() {
+                    return;
+                }
+            }
+            _ = handle.killed() => return,
+            _ = tokio::time::sleep_until(soft_deadline.unwrap_or_else(Instant::now).into()),
+                if soft_deadline.is_some() => {}
         }
         if handle.is_killed() {
             return;
         }
+    }
+}
+
+/// Writes as much of `output` as the socket takes without waiting.
+fn write_now(server: &Server, stream: &TcpStream, output: &mut BytesMut) -> io::Result<()> {
+    while !output.is_empty() {
+        match stream.try_write(output) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                server
+                    .stats
+                    .total_net_output_bytes
+                    .fetch_add(n as u64, Relaxed);
+                output.advance(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// `client-output-buffer-limit` for the normal class, applied to replies
+/// the client has not taken yet: at the hard limit the connection closes
+/// at once; over the soft limit for soft-seconds without a break, too.
+#[derive(Default)]
+struct OutputLimit {
+    /// Since when pending output has been over the soft limit, and when
+    /// that becomes too long.
+    soft: Option<(Instant, Instant)>,
+}
+
+impl OutputLimit {
+    fn clear(&mut self) {
+        self.soft = None;
+    }
+
+    /// True when the connection must be cut. Read only when replies wait,
+    /// so clients that keep up never look at the configuration.
+    fn reached(&mut self, server: &Server, pending: usize) -> bool {
+        let (hard, soft, soft_secs) = server.config.read().output_limit("normal");
+        let pending = pending as u64;
+        if hard != 0 && pending >= hard {
+            return true;
+        }
+        if soft == 0 || pending < soft {
+            self.soft = None;
+            return false;
+        }
+        let now = Instant::now();
+        match self.soft {
+            Some((since, _)) => now.duration_since(since) >= Duration::from_secs(soft_secs),
+            None => {
+                self.soft = Some((now, now + Duration::from_secs(soft_secs)));
+                false
+            }
+        }
+    }
+
+    /// When to look again even if the socket stays stuck.
+    fn deadline(&self) -> Option<Instant> {
+        self.soft.map(|(_, at)| at)
     }
 }
 
@@ -104,9 +217,12 @@ fn run_batch(
     if input.is_empty() {
         return Next::Read;
     }
-    let (limits, query_limit) = server.request_limits();
+    let (mut limits, query_limit) = server.request_limits();
+    let flush_at = output.len() + FLUSH_AT;
     let mut shared = server.db.exclusive.read();
     let next = loop {
+        // AUTH earlier in the same pipeline lifts the limits for the rest.
+        limits.unauthenticated = !client.authenticated;
         match parser.parse(input, &limits) {
             Ok(Some(parsed)) => {
                 let argv = parser.argv(input, &parsed);
@@ -115,11 +231,16 @@ fn run_batch(
                 if client.close_after_reply {
                     break Next::Close;
                 }
-                if output.len() >= FLUSH_AT {
+                if output.len() >= flush_at {
                     break Next::Flush;
                 }
             }
             Ok(None) => {
+                let query_limit = if client.authenticated {
+                    query_limit
+                } else {
+                    query_limit.min(UNAUTH_QUERY_LIMIT)
+                };
                 if (input.len() as u64) > query_limit {
                     server
                         .stats
