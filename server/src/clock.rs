@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 struct Anchor {
     clock: quanta::Clock,
     start: quanta::Instant,
-    unix_ms_at_start: u64,
+    unix_us_at_start: u64,
 }
 
 fn anchor() -> &'static Anchor {
@@ -15,14 +15,14 @@ fn anchor() -> &'static Anchor {
     ANCHOR.get_or_init(|| {
         let clock = quanta::Clock::new();
         let start = clock.now();
-        let unix_ms_at_start = SystemTime::now()
+        let unix_us_at_start = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
-            .as_millis() as u64;
+            .as_micros() as u64;
         Anchor {
             clock,
             start,
-            unix_ms_at_start,
+            unix_us_at_start,
         }
     })
 }
@@ -30,14 +30,15 @@ fn anchor() -> &'static Anchor {
 /// Milliseconds since the Unix epoch.
 #[inline]
 pub fn unix_ms() -> u64 {
-    let a = anchor();
-    a.unix_ms_at_start + a.clock.now().duration_since(a.start).as_millis() as u64
+    // Anchored in microseconds so the millisecond clock is not behind the
+    // wall clock by the fraction truncated at start-up.
+    unix_us() / 1000
 }
 
 /// Microseconds since the Unix epoch (TIME, CLIENT LIST ages).
 pub fn unix_us() -> u64 {
     let a = anchor();
-    a.unix_ms_at_start * 1000 + a.clock.now().duration_since(a.start).as_micros() as u64
+    a.unix_us_at_start + a.clock.now().duration_since(a.start).as_micros() as u64
 }
 
 /// Seconds since this process started.

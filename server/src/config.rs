@@ -86,6 +86,7 @@ pub struct Config {
     pub save: String,
     pub appendonly: bool,
     pub databases: u64,
+    pub io_threads: u64,
 }
 
 impl Default for Config {
@@ -124,6 +125,7 @@ impl Default for Config {
             save: String::new(),
             appendonly: false,
             databases: 1,
+            io_threads: default_io_threads(),
         }
     }
 }
@@ -153,6 +155,10 @@ impl Config {
             })
             .unwrap_or((0, 0, 0))
     }
+}
+
+fn default_io_threads() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
 }
 
 /// One setting.
@@ -319,6 +325,7 @@ params! {
     "slowlog-max-len" => slowlog_max_len, parse_int, show, true, "slow log length";
     "save" => save, text, show, true, "snapshots: slotcache keeps none, so only \"\" is meaningful";
     "appendonly" => appendonly, parse_bool, show_bool, false, "slotcache is a cache and never writes an AOF";
+    "io-threads" => io_threads, parse_int, show, false, "threads serving clients (default: one per core)";
     "databases" => databases, parse_int, show, false, "number of databases (only 0 exists)";
 }
 

@@ -38,6 +38,7 @@ fn main() {
         std::process::exit(1);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.io_threads.max(1) as usize)
         .enable_all()
         .thread_name("slotcache")
         .build()

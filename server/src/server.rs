@@ -8,7 +8,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock};
 use slotcache_protocol::RequestLimits;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::client::ClientHandle;
 use crate::config::{Config, Policy};
@@ -88,6 +88,9 @@ impl Server {
             c.lfu_log_factor as u32,
             c.lfu_decay_time as u32,
         );
+        self.db
+            .evictor
+            .limit_changed(c.maxmemory, c.maxmemory_policy != Policy::NoEviction);
     }
 
     pub fn request_limits(&self) -> (RequestLimits, u64) {
@@ -101,11 +104,13 @@ impl Server {
         )
     }
 
-    /// True when a command that may grow memory must be refused.
+    /// True when the last memory sample is over `maxmemory`, less the
+    /// evictor's headroom: a command that may grow memory must first evict
+    /// (see `db::evict`).
     #[inline]
     pub fn over_memory_limit(&self) -> bool {
         let max = self.hot.maxmemory.load(Relaxed);
-        max != 0 && self.memory.used() > max
+        max != 0 && self.memory.used() + self.db.evictor.headroom() > max
     }
 
     fn register_client(&self, addr: SocketAddr, local: SocketAddr) -> Arc<ClientHandle> {
@@ -119,6 +124,7 @@ impl Server {
     pub async fn run(self: Arc<Self>, listener: TcpListener) {
         self.memory.refresh();
         self.memory.start_sampler(Duration::from_millis(5));
+        crate::db::evict::start_background(&self);
         tokio::spawn(Arc::clone(&self).expiry_loop());
         loop {
             let (stream, addr) = match listener.accept().await {
@@ -131,23 +137,28 @@ impl Server {
                 }
             };
             self.stats.total_connections_received.fetch_add(1, Relaxed);
-            let server = Arc::clone(&self);
-            tokio::spawn(async move { server.handle_connection(stream, addr).await });
+            let _ = stream.set_nodelay(true);
+            // Admitted here, in accept order, so connections arriving
+            // together cannot overshoot maxclients.
+            let maxclients = self.config.read().maxclients as usize;
+            if self.clients.len() >= maxclients {
+                self.stats.rejected_connections.fetch_add(1, Relaxed);
+                tokio::spawn(connection::refuse(
+                    stream,
+                    "ERR max number of clients reached",
+                ));
+                continue;
+            }
+            let local = stream.local_addr().unwrap_or(addr);
+            let registered = Registered {
+                handle: self.register_client(addr, local),
+                server: Arc::clone(&self),
+            };
+            tokio::spawn(async move {
+                let handle = Arc::clone(&registered.handle);
+                connection::serve(&registered.server, stream, handle).await;
+            });
         }
-    }
-
-    async fn handle_connection(self: Arc<Self>, stream: TcpStream, addr: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().unwrap_or(addr);
-        let maxclients = self.config.read().maxclients as usize;
-        if self.clients.len() >= maxclients {
-            self.stats.rejected_connections.fetch_add(1, Relaxed);
-            connection::refuse(stream, "ERR max number of clients reached").await;
-            return;
-        }
-        let handle = self.register_client(addr, local);
-        connection::serve(&self, stream, Arc::clone(&handle)).await;
-        self.clients.remove(&handle.id);
     }
 
     /// Active expiry: `hz` times a second, removes expired keys from a part
@@ -162,6 +173,20 @@ impl Server {
             let _shared = self.db.exclusive.read();
             self.db.sweep_expired(now, 2_000_000 / hz as usize);
         }
+    }
+}
+
+/// A connection's place in the client registry, given up when the
+/// connection ends, even by a panic, so it never counts against maxclients
+/// afterwards.
+struct Registered {
+    server: Arc<Server>,
+    handle: Arc<ClientHandle>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.server.clients.remove(&self.handle.id);
     }
 }
 

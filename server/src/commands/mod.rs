@@ -20,6 +20,7 @@ use slotcache_protocol::{lookup, Argv, Reply};
 
 use crate::client::Client;
 use crate::clock;
+use crate::db::evict::{self, Outcome};
 use crate::db::Locked;
 use crate::server::Server;
 use crate::stats::BatchStats;
@@ -201,7 +202,11 @@ fn check(server: &Server, client: &Client, argv: &Argv) -> Result<CommandRef, Cm
     if !client.authenticated && !flags.has(Flags::NO_AUTH) {
         return Err(CmdError::Static("NOAUTH Authentication required."));
     }
-    if flags.has(Flags::DENYOOM) && server.over_memory_limit() {
+    // As Redis: evict first, refuse only when nothing could be evicted.
+    if flags.has(Flags::DENYOOM)
+        && server.over_memory_limit()
+        && evict::perform(server) == Outcome::Fail
+    {
         return Err(CmdError::Static(
             "OOM command not allowed when used memory > 'maxmemory'.",
         ));

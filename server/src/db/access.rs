@@ -111,14 +111,21 @@ mod tests {
 
     #[test]
     fn lfu_counter_grows_logarithmically() {
+        // Increments are random: average several keys so the test is stable.
         let policy = AccessPolicy::new(true, 10, 1);
-        let mut access = policy.fresh();
-        for _ in 0..1000 {
-            policy.touch(&mut access);
-        }
+        let keys = 40;
+        let total: u32 = (0..keys)
+            .map(|_| {
+                let mut access = policy.fresh();
+                for _ in 0..1000 {
+                    policy.touch(&mut access);
+                }
+                policy.decayed_counter(access) as u32
+            })
+            .sum();
         // Redis's table for lfu-log-factor 10: 1K hits → about 18.
-        let c = policy.decayed_counter(access);
-        assert!((12..=26).contains(&c), "counter {c}");
+        let mean = total / keys;
+        assert!((14..=22).contains(&mean), "mean counter {mean}");
     }
 
     #[test]

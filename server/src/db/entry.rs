@@ -156,16 +156,6 @@ impl Entry {
         self.obj.as_deref_mut()
     }
 
-    /// Replaces the value with an object, keeping key and expiry.
-    pub fn set_object(&mut self, obj: Object) {
-        if self.obj.is_none() && self.buf.len() > self.key_end() {
-            let (buf, meta) = build(self.expire_at(), self.key(), &[]);
-            self.buf = buf;
-            self.meta = meta;
-        }
-        self.obj = Some(Box::new(obj));
-    }
-
     pub fn type_name(&self) -> &'static str {
         match self.value() {
             Value::Str(_) => "string",

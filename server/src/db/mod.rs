@@ -10,10 +10,12 @@
 
 pub mod access;
 pub mod entry;
+pub mod evict;
 pub mod object;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{mpsc, OnceLock};
 
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use hashbrown::DefaultHashBuilder;
@@ -56,6 +58,7 @@ pub struct Db {
     pub exclusive: RwLock<()>,
     pub expired_keys: AtomicU64,
     pub evicted_keys: AtomicU64,
+    pub evictor: evict::Evictor,
     /// Where the background expiry sweep resumes.
     sweep_cursor: AtomicU64,
 }
@@ -71,6 +74,7 @@ impl Db {
             exclusive: RwLock::new(()),
             expired_keys: AtomicU64::new(0),
             evicted_keys: AtomicU64::new(0),
+            evictor: evict::Evictor::default(),
             sweep_cursor: AtomicU64::new(0),
         }
     }
@@ -117,11 +121,15 @@ impl Db {
 
     pub fn flush(&self) -> usize {
         let mut removed = 0;
+        let mut old_slots = Vec::new();
         for slot in self.slots.iter() {
-            let old = std::mem::take(&mut *slot.lock());
-            removed += old.len();
-            drop_in_background(old);
+            let mut slot = slot.lock();
+            if slot.len() > 0 {
+                removed += slot.len();
+                old_slots.push(std::mem::take(&mut *slot));
+            }
         }
+        drop_in_background(old_slots);
         removed
     }
 
@@ -172,11 +180,21 @@ impl Db {
 
 /// Big values are freed on another thread so the client that deleted them,
 /// and everyone waiting on its slot, does not pay for it (Redis's lazyfree).
+/// One long-lived thread takes them from a channel: spawning per value would
+/// cost more than freeing most values.
 pub fn drop_in_background<T: Send + 'static>(value: T) {
-    std::thread::Builder::new()
-        .name("lazyfree".into())
-        .spawn(move || drop(value))
-        .ok();
+    type Garbage = Box<dyn Send>;
+    static LAZYFREE: OnceLock<mpsc::Sender<Garbage>> = OnceLock::new();
+    let sender = LAZYFREE.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Garbage>();
+        std::thread::Builder::new()
+            .name("lazyfree".into())
+            .spawn(move || rx.into_iter().for_each(drop))
+            .expect("spawn lazyfree thread");
+        tx
+    });
+    // If the thread is gone the value comes back and is dropped here.
+    let _ = sender.send(Box::new(value));
 }
 
 /// The slots of one command's keys, locked.
@@ -293,6 +311,11 @@ type Guards<'a> = SmallVec<[(u16, MutexGuard<'a, Slot>); 1]>;
 
 #[inline]
 fn slot_of<'g>(guards: &'g mut Guards<'_>, key: &[u8]) -> &'g mut Slot {
+    // Most commands have one key: skip hashing it again to find its slot.
+    if guards.len() == 1 {
+        debug_assert_eq!(guards[0].0, key_slot(key), "key's slot is not locked");
+        return &mut guards[0].1;
+    }
     let s = key_slot(key);
     let i = guards
         .iter()

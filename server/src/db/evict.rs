@@ -1,0 +1,512 @@
+//! Eviction under `maxmemory`, as Redis's evict.c does it: approximated
+//! LRU/LFU/TTL by sampling `maxmemory-samples` keys into a pool of the best
+//! candidates seen so far (kept across calls, so each call's small sample
+//! adds up), and evicting from the best end.
+//!
+//! A write over the limit first evicts until memory is back under, but for
+//! at most `TIME_LIMIT`; then its command runs and a background thread
+//! finishes the job in equally short steps, so no request stalls behind a
+//! large eviction (Redis's eviction time proc). "The limit" is `maxmemory`
+//! less a headroom for what writes add while the memory sample is stale
+//! (see `perform`).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rand::Rng;
+use slotcache_cluster::SLOT_COUNT;
+
+use super::{drop_in_background, Db, Entry};
+use crate::config::Policy;
+use crate::server::Server;
+
+/// Candidates kept between calls (Redis's EVPOOL_SIZE).
+const POOL_SIZE: usize = 16;
+/// Longest one call evicts before its command may run (Redis's default
+/// `maxmemory-eviction-tenacity` gives 500 µs).
+const TIME_LIMIT: Duration = Duration::from_micros(500);
+/// Keys evicted between looks at the clock (as Redis).
+const CHECK_EVERY: usize = 16;
+/// How long memory may grow before anyone sees it: `used_memory` is a
+/// sample, re-read every 5 ms (server.rs), because reading the allocator
+/// costs ~30 µs. Twice that, to be safe.
+const SAMPLE_LAG: Duration = Duration::from_millis(10);
+/// Before any write rate is known, eviction starts this fraction of the
+/// limit below it.
+const INITIAL_HEADROOM: u64 = 32;
+/// An evictor's own reading of the allocator is trusted this long.
+const FRESH: Duration = Duration::from_millis(1);
+/// Values with more elements are freed off-thread (Redis's LAZYFREE_THRESHOLD).
+const LAZYFREE_THRESHOLD: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Memory is under the limit.
+    Ok,
+    /// Still over, but the background thread carries on evicting.
+    Running,
+    /// Over the limit and nothing can be evicted: writes get -OOM.
+    Fail,
+}
+
+struct Candidate {
+    score: u64,
+    slot: u16,
+    key: Box<[u8]>,
+}
+
+struct Pool {
+    /// Scores of different policies do not compare: a policy change empties it.
+    policy: Policy,
+    /// Ascending by score; the last is evicted first.
+    candidates: Vec<Candidate>,
+    /// When the last eviction pass got under the limit, and memory then.
+    settled: Option<(Instant, u64)>,
+    /// The last pass ran out of time: the next one carries on with its
+    /// headroom, as the rate since `settled` no longer tells anything.
+    unfinished: bool,
+    /// When an evictor last read the allocator.
+    refreshed: Option<Instant>,
+    /// `maxmemory`, and whether the policy evicts, as last set.
+    limit: (u64, bool),
+}
+
+pub struct Evictor {
+    /// Also serialises evictions: two writers over the limit would each free
+    /// the whole excess if they measured it at the same time.
+    pool: Mutex<Pool>,
+    /// Bytes below `maxmemory` where writes start evicting (see `perform`).
+    headroom: AtomicU64,
+    background: OnceLock<Thread>,
+}
+
+impl Default for Evictor {
+    fn default() -> Self {
+        Evictor {
+            pool: Mutex::new(Pool {
+                policy: Policy::NoEviction,
+                candidates: Vec::with_capacity(POOL_SIZE),
+                settled: None,
+                unfinished: false,
+                refreshed: None,
+                limit: (0, false),
+            }),
+            headroom: AtomicU64::new(0),
+            background: OnceLock::new(),
+        }
+    }
+}
+
+impl Evictor {
+    /// Writes evict once memory is within this many bytes of the limit.
+    pub fn headroom(&self) -> u64 {
+        self.headroom.load(Relaxed)
+    }
+
+    /// Called on every settings change. When the limit or policy changed:
+    /// forgets the write rate (sized for another limit) and evicts now if
+    /// over, even with no write arriving (Redis's startEvictionTimeProc).
+    pub fn limit_changed(&self, max: u64, evicting: bool) {
+        let mut pool = self.pool.lock();
+        if pool.limit == (max, evicting) {
+            return;
+        }
+        pool.limit = (max, evicting);
+        pool.settled = None;
+        pool.unfinished = false;
+        drop(pool);
+        // No rate known yet: start with room for a brisk one rather than
+        // overshoot on the first approach to the limit.
+        let headroom = if evicting { max / INITIAL_HEADROOM } else { 0 };
+        self.headroom.store(headroom, Relaxed);
+        self.wake();
+    }
+
+    /// Asks the background thread to evict until under the limit.
+    fn wake(&self) {
+        if let Some(thread) = self.background.get() {
+            thread.unpark();
+        }
+    }
+}
+
+/// Starts the background eviction thread. It holds only a weak reference,
+/// and `exclusive` for reading during each step, like any batch of commands.
+pub fn start_background(server: &Arc<Server>) {
+    let weak = Arc::downgrade(server);
+    let thread = std::thread::Builder::new()
+        .name("evictor".into())
+        .spawn(move || loop {
+            std::thread::park();
+            loop {
+                let Some(server) = weak.upgrade() else {
+                    return;
+                };
+                let _shared = server.db.exclusive.read();
+                if perform(&server) != Outcome::Running {
+                    break;
+                }
+            }
+        })
+        .expect("spawn evictor");
+    let _ = server.db.evictor.background.set(thread.thread().clone());
+}
+
+/// Redis's performEvictions: evicts until used memory is under `maxmemory`
+/// (less the headroom) or `TIME_LIMIT` passed. Must not be called while
+/// holding a slot lock.
+///
+/// Unlike Redis's exact counter, `used_memory` is a sample a few ms old, and
+/// a write flood adds that much more before anyone looks again. So eviction
+/// starts, and stops, below the limit by what writes add within SAMPLE_LAG,
+/// at the rate memory grew since the last pass; with light writes that is
+/// next to nothing, as in Redis.
+pub fn perform(server: &Server) -> Outcome {
+    let max = server.hot.maxmemory.load(Relaxed);
+    if max == 0 {
+        return Outcome::Ok;
+    }
+    let (policy, samples) = {
+        let c = server.config.read();
+        (
+            c.maxmemory_policy,
+            c.maxmemory_samples.clamp(1, 64) as usize,
+        )
+    };
+    let evictor = &server.db.evictor;
+    if policy == Policy::NoEviction {
+        // Refusing writes early would be wrong: only the limit counts.
+        evictor.headroom.store(0, Relaxed);
+        return if server.memory.used() > max {
+            Outcome::Fail
+        } else {
+            Outcome::Ok
+        };
+    }
+    let db = &server.db;
+    let mut pool = evictor.pool.lock();
+    if pool.policy != policy {
+        pool.policy = policy;
+        pool.candidates.clear();
+    }
+    let started = Instant::now();
+    // The periodic sample may be a few ms old; an evictor that just re-read
+    // the allocator (serialised by the pool lock) left a fresher one.
+    let mut used = server.memory.used();
+    if pool.refreshed.is_none_or(|at| at.elapsed() > FRESH) {
+        used = refresh(server, &mut pool);
+    }
+    let before = evictor.headroom();
+    if used <= max.saturating_sub(before) {
+        return Outcome::Ok;
+    }
+    let headroom = headroom(&pool, before, used, started, max);
+    evictor.headroom.store(headroom, Relaxed);
+    let target = max.saturating_sub(headroom);
+    let mut evicted = 0;
+    while used > target {
+        // Evict by the sizes of the keys, then ask the allocator, which also
+        // sees rounding and values freed off-thread.
+        let to_free = (used - target) as usize;
+        let mut freed = 0;
+        let mut out_of_time = false;
+        while freed < to_free && !out_of_time {
+            let Some(bytes) = evict_one(db, &mut pool, samples) else {
+                // Nothing to make room with: only the limit itself counts.
+                evictor.headroom.store(0, Relaxed);
+                return if refresh(server, &mut pool) > max {
+                    Outcome::Fail
+                } else {
+                    Outcome::Ok
+                };
+            };
+            freed += bytes;
+            evicted += 1;
+            out_of_time = evicted % CHECK_EVERY == 0 && started.elapsed() >= TIME_LIMIT;
+        }
+        // Also leaves a fresh sample, so the next writer does not evict what
+        // this pass already freed.
+        used = refresh(server, &mut pool);
+        if out_of_time && used > target {
+            evictor.wake();
+            pool.unfinished = true;
+            return Outcome::Running;
+        }
+    }
+    if evicted > 0 {
+        pool.settled = Some((Instant::now(), server.memory.used()));
+        pool.unfinished = false;
+    }
+    Outcome::Ok
+}
+
+/// What writes add within SAMPLE_LAG, at the rate seen since the last pass
+/// settled: rises at once, falls by quarters, at most an eighth of the limit;
+/// unchanged while no rate is known or the last pass was cut short.
+fn headroom(pool: &Pool, before: u64, used: u64, now: Instant, max: u64) -> u64 {
+    let Some((at, then)) = pool.settled.filter(|_| !pool.unfinished) else {
+        return before;
+    };
+    let elapsed = now.duration_since(at).max(Duration::from_millis(1));
+    let grown = used.saturating_sub(then) as f64;
+    let fresh = (grown * SAMPLE_LAG.as_secs_f64() / elapsed.as_secs_f64()) as u64;
+    fresh.max(before - before / 4).min(max / 8)
+}
+
+fn refresh(server: &Server, pool: &mut Pool) -> u64 {
+    pool.refreshed = Some(Instant::now());
+    server.memory.refresh()
+}
+
+/// Evicts the best key under the pool's policy; returns the bytes it held,
+/// or None when no key qualifies.
+fn evict_one(db: &Db, pool: &mut Pool, samples: usize) -> Option<usize> {
+    let policy = pool.policy;
+    let volatile = volatile_only(policy);
+    if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
+        // Random needs no pool: any one sampled key will do.
+        loop {
+            let mut picked = None;
+            if sample(db, volatile, 1, |slot, e| {
+                picked = Some((slot, Box::from(e.key())))
+            }) == 0
+            {
+                return None;
+            }
+            let (slot, key) = picked?;
+            if let Some(bytes) = remove(db, volatile, slot, &key) {
+                return Some(bytes);
+            }
+        }
+    }
+    loop {
+        let candidates = &mut pool.candidates;
+        if sample(db, volatile, samples, |slot, e| {
+            offer(candidates, score(db, policy, e), slot, e.key())
+        }) == 0
+        {
+            return None;
+        }
+        // Candidates may have been deleted or lost their TTL since sampled.
+        while let Some(best) = pool.candidates.pop() {
+            if let Some(bytes) = remove(db, volatile, best.slot, &best.key) {
+                return Some(bytes);
+            }
+        }
+    }
+}
+
+fn volatile_only(policy: Policy) -> bool {
+    matches!(
+        policy,
+        Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl
+    )
+}
+
+/// Higher is evicted sooner (Redis's `idle` in evictionPoolPopulate).
+fn score(db: &Db, policy: Policy, e: &Entry) -> u64 {
+    match policy {
+        Policy::AllKeysLru | Policy::VolatileLru => db.access.idle_secs(e.access()),
+        Policy::AllKeysLfu | Policy::VolatileLfu => {
+            255 - db.access.decayed_counter(e.access()) as u64
+        }
+        // Soonest expiry first.
+        Policy::VolatileTtl => u64::MAX - e.expire_at().unwrap_or(u64::MAX),
+        Policy::NoEviction | Policy::AllKeysRandom | Policy::VolatileRandom => 0,
+    }
+}
+
+/// Adds a sampled key to the pool if it beats the worst candidate or there
+/// is room; a key already pooled just gets its new score.
+fn offer(pool: &mut Vec<Candidate>, score: u64, slot: u16, key: &[u8]) {
+    if let Some(i) = pool.iter().position(|c| c.slot == slot && *c.key == *key) {
+        pool.remove(i);
+    } else if pool.len() == POOL_SIZE {
+        if score <= pool[0].score {
+            return;
+        }
+        pool.remove(0);
+    }
+    let at = pool.partition_point(|c| c.score < score);
+    pool.insert(
+        at,
+        Candidate {
+            score,
+            slot,
+            key: key.into(),
+        },
+    );
+}
+
+/// Shows `visit` up to `count` keys (only keys with a TTL if `volatile`):
+/// from a random slot onwards, a run of keys from a random position in the
+/// first slot that has any, then the next such slot, as Redis's
+/// dictGetSomeKeys takes neighbouring buckets. Returns how many it showed;
+/// 0 only when no key qualifies.
+fn sample(db: &Db, volatile: bool, count: usize, mut visit: impl FnMut(u16, &Entry)) -> usize {
+    let mut rng = rand::thread_rng();
+    let start = rng.gen_range(0..SLOT_COUNT);
+    let mut seen = 0;
+    for i in 0..SLOT_COUNT {
+        let at = (start + i) % SLOT_COUNT;
+        let slot = db.slots[at].lock();
+        let available = if volatile {
+            slot.volatile
+        } else {
+            slot.table.len()
+        };
+        if available == 0 {
+            continue;
+        }
+        let skip = rng.gen_range(0..available);
+        let take = available.min(count - seen);
+        let qualifying = || {
+            slot.table
+                .iter()
+                .filter(move |e| !volatile || e.expire_at().is_some())
+        };
+        for e in qualifying().skip(skip).chain(qualifying()).take(take) {
+            visit(at as u16, e);
+        }
+        seen += take;
+        if seen == count {
+            break;
+        }
+    }
+    seen
+}
+
+/// Evicts one key if it still qualifies; returns the bytes it held.
+fn remove(db: &Db, volatile: bool, slot: u16, key: &[u8]) -> Option<usize> {
+    let entry = {
+        let mut slot = db.slots[slot as usize].lock();
+        let found = slot
+            .table
+            .find_entry(db.hash(key), |e| e.key() == key)
+            .ok()?;
+        let has_ttl = found.get().expire_at().is_some();
+        if volatile && !has_ttl {
+            return None;
+        }
+        let (entry, _) = found.remove();
+        slot.volatile -= has_ttl as usize;
+        entry
+    };
+    db.evicted_keys.fetch_add(1, Relaxed);
+    let bytes = entry.memory_usage();
+    if entry.object().is_some_and(|o| o.len() > LAZYFREE_THRESHOLD) {
+        drop_in_background(entry);
+    }
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::AccessPolicy;
+
+    fn db_with(keys: usize, ttl_every: usize) -> Db {
+        let db = Db::new(AccessPolicy::new(false, 10, 1));
+        for i in 0..keys {
+            let key = format!("key:{i}");
+            let ttl = (ttl_every != 0 && i % ttl_every == 0).then_some(1_000_000 + i as u64);
+            db.lock([&key], 0).set_string(key.as_bytes(), b"v", ttl);
+        }
+        db
+    }
+
+    fn pool(policy: Policy) -> Pool {
+        Pool {
+            policy,
+            candidates: Vec::new(),
+            settled: None,
+            unfinished: false,
+            refreshed: None,
+            limit: (0, false),
+        }
+    }
+
+    #[test]
+    fn pool_keeps_the_best_sorted_and_unique() {
+        let mut p = Vec::new();
+        for (i, score) in [5u64, 1, 9, 3, 9, 7].into_iter().enumerate() {
+            offer(&mut p, score, 0, format!("k{i}").as_bytes());
+        }
+        offer(&mut p, 2, 0, b"k2");
+        let scores: Vec<u64> = p.iter().map(|c| c.score).collect();
+        assert_eq!(scores, [1, 2, 3, 5, 7, 9]);
+        for i in 0..20u64 {
+            offer(&mut p, 100 + i, 0, format!("x{i}").as_bytes());
+        }
+        assert_eq!(p.len(), POOL_SIZE);
+        assert_eq!(p[0].score, 104, "the worst were pushed out");
+        offer(&mut p, 50, 0, b"low");
+        assert!(p.iter().all(|c| &*c.key != b"low"));
+    }
+
+    #[test]
+    fn sample_sees_distinct_qualifying_keys() {
+        let db = db_with(1000, 4);
+        let mut keys = Vec::new();
+        let n = sample(&db, true, 10, |_, e| keys.push(e.key().to_vec()));
+        assert_eq!(n, 10);
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 10);
+        assert_eq!(sample(&db_with(10, 0), true, 5, |_, _| {}), 0);
+    }
+
+    #[test]
+    fn volatile_ttl_evicts_soonest_expiry_first() {
+        let db = db_with(300, 3);
+        let mut p = pool(Policy::VolatileTtl);
+        let mut total = 0;
+        while evict_one(&db, &mut p, 64).is_some() {
+            total += 1;
+        }
+        assert_eq!(total, 100, "only keys with a TTL are evicted");
+        assert_eq!(db.key_count(), (200, 0));
+        assert_eq!(db.evicted_keys.load(Relaxed), 100);
+        // With every key sampled, the order is exact: key:0 expires first.
+        let db = db_with(30, 1);
+        let mut p = pool(Policy::VolatileTtl);
+        evict_one(&db, &mut p, 64).unwrap();
+        assert!(!db.lock([b"key:0"], 0).exists(b"key:0"));
+    }
+
+    #[test]
+    fn headroom_follows_the_write_rate() {
+        let mut p = pool(Policy::AllKeysLru);
+        let max = 1 << 30;
+        let t0 = Instant::now();
+        assert_eq!(headroom(&p, 7, 0, t0, max), 7, "no rate known yet");
+        p.settled = Some((t0, 1000));
+        // 1 MB in 100 ms: 100 KB within SAMPLE_LAG.
+        let later = t0 + Duration::from_millis(100);
+        assert_eq!(headroom(&p, 0, 1000 + 1_000_000, later, max), 100_000);
+        assert_eq!(
+            headroom(&p, 400_000, 1000, later, max),
+            300_000,
+            "falls by quarters"
+        );
+        assert_eq!(headroom(&p, 0, 4 * max, later, max), max / 8, "capped");
+        p.unfinished = true;
+        assert_eq!(
+            headroom(&p, 5, max, later, max),
+            5,
+            "kept while a pass is unfinished"
+        );
+    }
+
+    #[test]
+    fn random_evicts_until_empty() {
+        let db = db_with(50, 0);
+        let mut p = pool(Policy::AllKeysRandom);
+        while evict_one(&db, &mut p, 5).is_some() {}
+        assert_eq!(db.key_count(), (0, 0));
+        assert_eq!(db.evicted_keys.load(Relaxed), 50);
+    }
+}

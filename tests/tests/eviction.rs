@@ -1,0 +1,280 @@
+//! `maxmemory` and its eviction policies, as Redis applies them: the limit
+//! holds under a write flood, each policy picks the keys it should, and
+//! `noeviction` (or nothing evictable) refuses writes with -OOM.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slotcache_tests::{wait_until, Node};
+
+const VALUE: [u8; 1000] = [b'v'; 1000];
+
+fn start(policy: &str, maxmemory: &str) -> Node {
+    Node::start(&[
+        "--maxmemory",
+        maxmemory,
+        "--maxmemory-policy",
+        policy,
+        // More samples make the approximation closer to exact, so the
+        // assertions below hold with a wide margin.
+        "--maxmemory-samples",
+        "10",
+    ])
+}
+
+fn info_field(con: &mut redis::Connection, section: &str, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Writes `keys` 1000-byte values in pipelines; `ttl` adds `EX ttl(i)`.
+fn write(con: &mut redis::Connection, keys: &[String], ttl: Option<&dyn Fn(usize) -> u64>) {
+    for (c, chunk) in keys.chunks(200).enumerate() {
+        let mut pipe = redis::pipe();
+        for (j, key) in chunk.iter().enumerate() {
+            let cmd = pipe.cmd("SET").arg(key).arg(&VALUE[..]);
+            if let Some(ttl) = ttl {
+                cmd.arg("EX").arg(ttl(c * 200 + j));
+            }
+            cmd.ignore();
+        }
+        pipe.query::<()>(con).unwrap();
+    }
+}
+
+/// Which of `keys` still exist (GET, pipelined).
+fn alive(con: &mut redis::Connection, keys: &[String]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        for key in chunk {
+            pipe.cmd("GET").arg(key);
+        }
+        let values: Vec<Option<Vec<u8>>> = pipe.query(con).unwrap();
+        out.extend(values.iter().map(Option::is_some));
+    }
+    out
+}
+
+fn survival(flags: &[bool]) -> f64 {
+    flags.iter().filter(|&&a| a).count() as f64 / flags.len() as f64
+}
+
+fn names(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}:{i}")).collect()
+}
+
+#[test]
+fn limit_holds_under_write_flood() {
+    let node = start("allkeys-lru", "20mb");
+    let mut probe = node.client();
+    let max = info_field(&mut probe, "memory", "maxmemory");
+    assert_eq!(max, 20 * 1024 * 1024);
+    let finished = Arc::new(AtomicUsize::new(0));
+    // Two writers, 40 MB in all: twice the limit.
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let mut con = node.client();
+            let finished = Arc::clone(&finished);
+            std::thread::spawn(move || {
+                write(&mut con, &names(&format!("flood{w}"), 20_000), None);
+                finished.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    let mut samples = 0;
+    let bound = Instant::now() + Duration::from_secs(30);
+    while finished.load(Ordering::Relaxed) < 2 && Instant::now() < bound {
+        peak = peak.max(info_field(&mut probe, "memory", "used_memory"));
+        samples += 1;
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    peak = peak.max(info_field(&mut probe, "memory", "used_memory"));
+    let over = peak as f64 / max as f64 - 1.0;
+    eprintln!(
+        "flood: peak used_memory {peak} ({:+.2}% of maxmemory) over {samples} samples",
+        over * 100.0
+    );
+    assert!(
+        over <= 0.05,
+        "used_memory peaked {:.2}% over maxmemory",
+        over * 100.0
+    );
+    let evicted = info_field(&mut probe, "stats", "evicted_keys");
+    assert!(evicted >= 20_000, "evicted_keys {evicted}");
+    every_key_accounted_for(&mut probe, 40_000);
+}
+
+#[test]
+fn allkeys_lfu_keeps_frequently_read_keys() {
+    let node = start("allkeys-lfu", "10mb");
+    let mut con = node.client();
+    let hot = names("hot", 200);
+    write(&mut con, &hot, None);
+    // 100 reads lift the LFU counter from 5 to about 10 (lfu-log-factor 10).
+    for _ in 0..100 {
+        alive(&mut con, &hot);
+    }
+    let cold = names("cold", 25_000);
+    write(&mut con, &cold, None);
+    let hot_left = survival(&alive(&mut con, &hot));
+    let cold_left = survival(&alive(&mut con, &cold));
+    eprintln!("lfu: hot survived {hot_left:.3}, cold {cold_left:.3}");
+    assert!(hot_left >= 0.95, "hot keys survived {hot_left}");
+    assert!(cold_left <= 0.5, "cold keys survived {cold_left}");
+}
+
+#[test]
+fn allkeys_lru_evicts_least_recently_used_first() {
+    let node = start("allkeys-lru", "10mb");
+    let mut con = node.client();
+    let old = names("old", 6_000);
+    write(&mut con, &old, None);
+    // The LRU clock counts seconds, as Redis's: let the old keys age.
+    std::thread::sleep(Duration::from_millis(2100));
+    let (touched, untouched) = old.split_at(3_000);
+    alive(&mut con, touched);
+    write(&mut con, &names("new", 3_000), None);
+    assert!(info_field(&mut con, "stats", "evicted_keys") > 1_000);
+    let touched_left = survival(&alive(&mut con, touched));
+    let untouched_left = survival(&alive(&mut con, untouched));
+    eprintln!("lru: touched survived {touched_left:.3}, untouched {untouched_left:.3}");
+    assert!(touched_left >= 0.6, "touched keys survived {touched_left}");
+    assert!(
+        untouched_left <= touched_left / 4.0,
+        "untouched {untouched_left} vs touched {touched_left}"
+    );
+}
+
+#[test]
+fn volatile_policies_evict_only_keys_with_a_ttl() {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
+        let node = start(policy, "6mb");
+        let mut con = node.client();
+        let persistent = names("keep", 1_000);
+        write(&mut con, &persistent, None);
+        let volatile = names("ttl", 8_000);
+        // TTLs shuffled over the writes (7919 is prime to 8000), so that
+        // which keys survive says something only under volatile-ttl.
+        let rank = |i: usize| (i as u64 * 7919) % 8_000;
+        write(&mut con, &volatile, Some(&|i| 10_000 + rank(i)));
+        let evicted = info_field(&mut con, "stats", "evicted_keys");
+        assert!(evicted > 1_000, "{policy}: evicted_keys {evicted}");
+        assert_eq!(
+            survival(&alive(&mut con, &persistent)),
+            1.0,
+            "{policy} evicted a key without a TTL"
+        );
+        if policy == "volatile-ttl" {
+            let left = alive(&mut con, &volatile);
+            let half = |long: bool| {
+                let keys: Vec<bool> = (0..left.len())
+                    .filter(|&i| (rank(i) >= 4_000) == long)
+                    .map(|i| left[i])
+                    .collect();
+                survival(&keys)
+            };
+            let (long, short) = (half(true), half(false));
+            eprintln!("volatile-ttl: long TTLs survived {long:.3}, short TTLs {short:.3}");
+            assert!(long > short * 4.0, "long TTLs {long} vs short TTLs {short}");
+        }
+    }
+}
+
+#[test]
+fn oom_when_nothing_can_be_evicted() {
+    // noeviction never evicts; volatile-lru has nothing to evict without TTLs.
+    for policy in ["noeviction", "volatile-lru"] {
+        let node = start(policy, "4mb");
+        let mut con = node.client();
+        let mut refused = None;
+        for i in 0..20_000 {
+            let r: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("k:{i}"))
+                .arg(&VALUE[..])
+                .query(&mut con);
+            if let Err(e) = r {
+                refused = Some((i, e));
+                break;
+            }
+        }
+        let (written, err) = refused.unwrap_or_else(|| panic!("{policy}: writes never refused"));
+        assert_eq!(err.code(), Some("OOM"), "{policy}: {err:?}");
+        assert!(
+            err.to_string()
+                .contains("command not allowed when used memory > 'maxmemory'."),
+            "{err}"
+        );
+        // Reads still work and nothing was evicted.
+        let first: Option<Vec<u8>> = redis::cmd("GET").arg("k:0").query(&mut con).unwrap();
+        assert_eq!(first.as_deref(), Some(&VALUE[..]));
+        assert_eq!(info_field(&mut con, "stats", "evicted_keys"), 0);
+        let dbsize: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(dbsize, written as u64);
+        // Lifting the limit lets writes through again.
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg("0")
+            .query(&mut con)
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("after")
+            .arg("1")
+            .query(&mut con)
+            .unwrap();
+    }
+}
+
+#[test]
+fn lowering_maxmemory_evicts_down_to_it() {
+    let node = start("allkeys-lru", "0");
+    let mut con = node.client();
+    write(&mut con, &names("k", 20_000), None);
+    let before = info_field(&mut con, "memory", "used_memory");
+    let limit = 8 * 1024 * 1024;
+    assert!(before > limit + 8 * 1024 * 1024, "used_memory {before}");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("8mb")
+        .query(&mut con)
+        .unwrap();
+    // No write follows: the background evictor alone must get there.
+    wait_until(
+        Duration::from_secs(5),
+        "used_memory under the new limit",
+        || info_field(&mut con, "memory", "used_memory") <= limit,
+    );
+    assert!(info_field(&mut con, "stats", "evicted_keys") > 5_000);
+    every_key_accounted_for(&mut con, 20_000);
+}
+
+/// Each key written is either still there or counted evicted, once the
+/// background evictor (which may still be finishing a pass) is done.
+fn every_key_accounted_for(con: &mut redis::Connection, written: u64) {
+    wait_until(
+        Duration::from_secs(5),
+        "dbsize + evicted_keys = written",
+        || {
+            let dbsize: u64 = redis::cmd("DBSIZE").query(con).unwrap();
+            dbsize + info_field(con, "stats", "evicted_keys") == written
+        },
+    );
+}
