@@ -212,3 +212,27 @@ pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     }
     out
 }
+
+/// A command given as words: `["HSET", "h", "f", "v"]`.
+pub fn cmd(args: &[&str]) -> redis::Cmd {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c
+}
+
+/// Runs a command that must succeed.
+pub fn q<T: redis::FromRedisValue>(con: &mut redis::Connection, args: &[&str]) -> T {
+    cmd(args)
+        .query(con)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Runs a command that must fail and returns its error line (`CODE detail`).
+pub fn err(con: &mut redis::Connection, args: &[&str]) -> String {
+    let e = cmd(args)
+        .query::<redis::Value>(con)
+        .expect_err(&format!("{args:?} should fail"));
+    format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
+}

@@ -5,89 +5,67 @@
 use std::collections::{HashMap, HashSet};
 
 use redis::{Connection, Value};
-use slotcache_tests::Node;
-
-fn cmd(name: &str, args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(name);
-    for a in args {
-        c.arg(*a);
-    }
-    c
-}
-
-fn q<T: redis::FromRedisValue>(con: &mut Connection, name: &str, args: &[&str]) -> T {
-    cmd(name, args)
-        .query(con)
-        .unwrap_or_else(|e| panic!("{name} {args:?}: {e}"))
-}
-
-/// The full error line a command answers with.
-fn err(con: &mut Connection, name: &str, args: &[&str]) -> String {
-    let e = cmd(name, args)
-        .query::<Value>(con)
-        .expect_err(&format!("{name} {args:?} should fail"));
-    format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
-}
+use slotcache_tests::{err, q, Node};
 
 #[test]
 fn set_get_delete_and_the_key_disappears() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    assert_eq!(q::<i64>(&mut con, "HSET", &["h", "a", "1", "b", "2"]), 2);
-    assert_eq!(q::<i64>(&mut con, "HSET", &["h", "a", "10", "c", "3"]), 1);
-    assert_eq!(q::<String>(&mut con, "HGET", &["h", "a"]), "10");
-    assert_eq!(q::<Option<String>>(&mut con, "HGET", &["h", "zz"]), None);
-    assert_eq!(q::<Option<String>>(&mut con, "HGET", &["nokey", "a"]), None);
-    assert_eq!(q::<String>(&mut con, "HMSET", &["h", "d", "4"]), "OK");
+    assert_eq!(q::<i64>(&mut con, &["HSET", "h", "a", "1", "b", "2"]), 2);
+    assert_eq!(q::<i64>(&mut con, &["HSET", "h", "a", "10", "c", "3"]), 1);
+    assert_eq!(q::<String>(&mut con, &["HGET", "h", "a"]), "10");
+    assert_eq!(q::<Option<String>>(&mut con, &["HGET", "h", "zz"]), None);
+    assert_eq!(q::<Option<String>>(&mut con, &["HGET", "nokey", "a"]), None);
+    assert_eq!(q::<String>(&mut con, &["HMSET", "h", "d", "4"]), "OK");
     assert_eq!(
-        q::<Vec<Option<String>>>(&mut con, "HMGET", &["h", "a", "zz", "d"]),
+        q::<Vec<Option<String>>>(&mut con, &["HMGET", "h", "a", "zz", "d"]),
         vec![Some("10".into()), None, Some("4".into())]
     );
     assert_eq!(
-        q::<Vec<Option<String>>>(&mut con, "HMGET", &["nokey", "a", "b"]),
+        q::<Vec<Option<String>>>(&mut con, &["HMGET", "nokey", "a", "b"]),
         vec![None, None]
     );
-    assert_eq!(q::<i64>(&mut con, "HSETNX", &["h", "a", "x"]), 0);
-    assert_eq!(q::<i64>(&mut con, "HSETNX", &["h", "e", "5"]), 1);
-    assert_eq!(q::<i64>(&mut con, "HSETNX", &["new", "f", "v"]), 1);
-    assert_eq!(q::<i64>(&mut con, "HLEN", &["h"]), 5);
-    assert_eq!(q::<i64>(&mut con, "HLEN", &["nokey"]), 0);
-    assert_eq!(q::<i64>(&mut con, "HEXISTS", &["h", "e"]), 1);
-    assert_eq!(q::<i64>(&mut con, "HEXISTS", &["h", "zz"]), 0);
-    assert_eq!(q::<i64>(&mut con, "HSTRLEN", &["h", "a"]), 2);
-    assert_eq!(q::<i64>(&mut con, "HSTRLEN", &["h", "zz"]), 0);
-    let all: HashMap<String, String> = q(&mut con, "HGETALL", &["h"]);
+    assert_eq!(q::<i64>(&mut con, &["HSETNX", "h", "a", "x"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["HSETNX", "h", "e", "5"]), 1);
+    assert_eq!(q::<i64>(&mut con, &["HSETNX", "new", "f", "v"]), 1);
+    assert_eq!(q::<i64>(&mut con, &["HLEN", "h"]), 5);
+    assert_eq!(q::<i64>(&mut con, &["HLEN", "nokey"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["HEXISTS", "h", "e"]), 1);
+    assert_eq!(q::<i64>(&mut con, &["HEXISTS", "h", "zz"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["HSTRLEN", "h", "a"]), 2);
+    assert_eq!(q::<i64>(&mut con, &["HSTRLEN", "h", "zz"]), 0);
+    let all: HashMap<String, String> = q(&mut con, &["HGETALL", "h"]);
     let expected: HashMap<String, String> =
         [("a", "10"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
     assert_eq!(all, expected);
-    let mut keys: Vec<String> = q(&mut con, "HKEYS", &["h"]);
+    let mut keys: Vec<String> = q(&mut con, &["HKEYS", "h"]);
     keys.sort();
     assert_eq!(keys, ["a", "b", "c", "d", "e"]);
-    let mut vals: Vec<String> = q(&mut con, "HVALS", &["h"]);
+    let mut vals: Vec<String> = q(&mut con, &["HVALS", "h"]);
     vals.sort();
     assert_eq!(vals, ["10", "2", "3", "4", "5"]);
-    assert!(q::<Vec<String>>(&mut con, "HGETALL", &["nokey"]).is_empty());
-    assert_eq!(q::<String>(&mut con, "TYPE", &["h"]), "hash");
+    assert!(q::<Vec<String>>(&mut con, &["HGETALL", "nokey"]).is_empty());
+    assert_eq!(q::<String>(&mut con, &["TYPE", "h"]), "hash");
 
-    assert_eq!(q::<i64>(&mut con, "HDEL", &["h", "a", "b", "zz", "a"]), 2);
-    assert_eq!(q::<i64>(&mut con, "HDEL", &["nokey", "a"]), 0);
-    assert_eq!(q::<i64>(&mut con, "HDEL", &["h", "c", "d", "e"]), 3);
+    assert_eq!(q::<i64>(&mut con, &["HDEL", "h", "a", "b", "zz", "a"]), 2);
+    assert_eq!(q::<i64>(&mut con, &["HDEL", "nokey", "a"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["HDEL", "h", "c", "d", "e"]), 3);
     assert_eq!(
-        q::<i64>(&mut con, "EXISTS", &["h"]),
+        q::<i64>(&mut con, &["EXISTS", "h"]),
         0,
         "an emptied hash is deleted"
     );
-    assert_eq!(q::<i64>(&mut con, "HLEN", &["h"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["HLEN", "h"]), 0);
 }
 
 #[test]
 fn wrong_type_and_argument_errors() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    let _: () = q(&mut con, "SET", &["s", "x"]);
+    let _: () = q(&mut con, &["SET", "s", "x"]);
     let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
     for (name, args) in [
         ("HSET", &["s", "f", "v"][..]),
@@ -100,31 +78,32 @@ fn wrong_type_and_argument_errors() {
         ("HSCAN", &["s", "0"]),
         ("HRANDFIELD", &["s"]),
     ] {
-        assert_eq!(err(&mut con, name, args), wrongtype, "{name}");
+        let words: Vec<&str> = std::iter::once(name).chain(args.iter().copied()).collect();
+        assert_eq!(err(&mut con, &words), wrongtype, "{name}");
     }
     assert_eq!(
-        q::<String>(&mut con, "GET", &["s"]),
+        q::<String>(&mut con, &["GET", "s"]),
         "x",
         "the string is untouched"
     );
     assert_eq!(
-        err(&mut con, "HSET", &["h", "f"]),
+        err(&mut con, &["HSET", "h", "f"]),
         "ERR wrong number of arguments for 'hset' command"
     );
     assert_eq!(
-        err(&mut con, "HSET", &["h", "f", "v", "g"]),
+        err(&mut con, &["HSET", "h", "f", "v", "g"]),
         "ERR wrong number of arguments for 'hset' command"
     );
     assert_eq!(
-        err(&mut con, "HMSET", &["h", "f", "v", "g"]),
+        err(&mut con, &["HMSET", "h", "f", "v", "g"]),
         "ERR wrong number of arguments for 'hmset' command"
     );
     assert_eq!(
-        err(&mut con, "HGET", &["h"]),
+        err(&mut con, &["HGET", "h"]),
         "ERR wrong number of arguments for 'hget' command"
     );
     assert_eq!(
-        q::<i64>(&mut con, "EXISTS", &["h"]),
+        q::<i64>(&mut con, &["EXISTS", "h"]),
         0,
         "failed writes create nothing"
     );
@@ -134,89 +113,97 @@ fn wrong_type_and_argument_errors() {
 fn hincrby_and_hincrbyfloat() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    assert_eq!(q::<i64>(&mut con, "HINCRBY", &["h", "n", "5"]), 5);
-    assert_eq!(q::<i64>(&mut con, "HINCRBY", &["h", "n", "-7"]), -2);
-    assert_eq!(q::<String>(&mut con, "HGET", &["h", "n"]), "-2");
+    assert_eq!(q::<i64>(&mut con, &["HINCRBY", "h", "n", "5"]), 5);
+    assert_eq!(q::<i64>(&mut con, &["HINCRBY", "h", "n", "-7"]), -2);
+    assert_eq!(q::<String>(&mut con, &["HGET", "h", "n"]), "-2");
     let _: i64 = q(
         &mut con,
-        "HSET",
-        &["h", "s", "abc", "max", "9223372036854775807", "f", "1.5"],
+        &[
+            "HSET",
+            "h",
+            "s",
+            "abc",
+            "max",
+            "9223372036854775807",
+            "f",
+            "1.5",
+        ],
     );
     assert_eq!(
-        err(&mut con, "HINCRBY", &["h", "s", "1"]),
+        err(&mut con, &["HINCRBY", "h", "s", "1"]),
         "ERR hash value is not an integer"
     );
     assert_eq!(
-        err(&mut con, "HINCRBY", &["h", "f", "1"]),
+        err(&mut con, &["HINCRBY", "h", "f", "1"]),
         "ERR hash value is not an integer"
     );
     assert_eq!(
-        err(&mut con, "HINCRBY", &["h", "max", "1"]),
+        err(&mut con, &["HINCRBY", "h", "max", "1"]),
         "ERR increment or decrement would overflow"
     );
     assert_eq!(
-        err(&mut con, "HINCRBY", &["h", "n", "x"]),
+        err(&mut con, &["HINCRBY", "h", "n", "x"]),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
-        err(&mut con, "HINCRBY", &["h", "n", "1.5"]),
+        err(&mut con, &["HINCRBY", "h", "n", "1.5"]),
         "ERR value is not an integer or out of range"
     );
 
     assert_eq!(
-        q::<String>(&mut con, "HINCRBYFLOAT", &["h", "f", "0.1"]),
+        q::<String>(&mut con, &["HINCRBYFLOAT", "h", "f", "0.1"]),
         "1.6"
     );
     assert_eq!(
-        q::<String>(&mut con, "HINCRBYFLOAT", &["h", "f", "-1.6"]),
+        q::<String>(&mut con, &["HINCRBYFLOAT", "h", "f", "-1.6"]),
         "0"
     );
     assert_eq!(
-        q::<String>(&mut con, "HINCRBYFLOAT", &["h", "n", "2.5"]),
+        q::<String>(&mut con, &["HINCRBYFLOAT", "h", "n", "2.5"]),
         "0.5"
     );
     assert_eq!(
-        q::<String>(&mut con, "HINCRBYFLOAT", &["h", "g", "5.0e3"]),
+        q::<String>(&mut con, &["HINCRBYFLOAT", "h", "g", "5.0e3"]),
         "5000"
     );
-    assert_eq!(q::<String>(&mut con, "HGET", &["h", "g"]), "5000");
+    assert_eq!(q::<String>(&mut con, &["HGET", "h", "g"]), "5000");
     assert_eq!(
-        q::<String>(&mut con, "HINCRBYFLOAT", &["h2", "a", "0.1"]),
+        q::<String>(&mut con, &["HINCRBYFLOAT", "h2", "a", "0.1"]),
         "0.1"
     );
     assert_eq!(
-        q::<String>(&mut con, "HINCRBYFLOAT", &["h2", "a", "0.2"]),
+        q::<String>(&mut con, &["HINCRBYFLOAT", "h2", "a", "0.2"]),
         "0.3"
     );
     assert_eq!(
-        err(&mut con, "HINCRBYFLOAT", &["h", "s", "1"]),
+        err(&mut con, &["HINCRBYFLOAT", "h", "s", "1"]),
         "ERR hash value is not a float"
     );
     assert_eq!(
-        err(&mut con, "HINCRBYFLOAT", &["h", "f", "abc"]),
+        err(&mut con, &["HINCRBYFLOAT", "h", "f", "abc"]),
         "ERR value is not a valid float"
     );
     assert_eq!(
-        err(&mut con, "HINCRBYFLOAT", &["h", "f", "inf"]),
+        err(&mut con, &["HINCRBYFLOAT", "h", "f", "inf"]),
         "ERR value is NaN or Infinity"
     );
-    let _: i64 = q(&mut con, "HSET", &["h", "huge", "1.7e308"]);
+    let _: i64 = q(&mut con, &["HSET", "h", "huge", "1.7e308"]);
     assert_eq!(
-        err(&mut con, "HINCRBYFLOAT", &["h", "huge", "1.7e308"]),
+        err(&mut con, &["HINCRBYFLOAT", "h", "huge", "1.7e308"]),
         "ERR increment would produce NaN or Infinity"
     );
     assert_eq!(
-        q::<String>(&mut con, "HGET", &["h", "huge"]),
+        q::<String>(&mut con, &["HGET", "h", "huge"]),
         "1.7e308",
         "unchanged on error"
     );
-    assert_eq!(q::<i64>(&mut con, "EXISTS", &["fresh"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["EXISTS", "fresh"]), 0);
     assert_eq!(
-        err(&mut con, "HINCRBYFLOAT", &["fresh", "f", "inf"]),
+        err(&mut con, &["HINCRBYFLOAT", "fresh", "f", "inf"]),
         "ERR value is NaN or Infinity"
     );
     assert_eq!(
-        q::<i64>(&mut con, "EXISTS", &["fresh"]),
+        q::<i64>(&mut con, &["EXISTS", "fresh"]),
         0,
         "no empty hash left behind"
     );
@@ -227,12 +214,12 @@ fn hgetall_is_a_map_in_resp3_and_hrandfield_pairs_are_arrays() {
     let node = Node::start(&[]);
     let client = redis::Client::open(format!("{}?protocol=resp3", node.url())).unwrap();
     let mut con = client.get_connection().unwrap();
-    let _: i64 = q(&mut con, "HSET", &["h", "a", "1", "b", "2"]);
-    let Value::Map(pairs) = q::<Value>(&mut con, "HGETALL", &["h"]) else {
+    let _: i64 = q(&mut con, &["HSET", "h", "a", "1", "b", "2"]);
+    let Value::Map(pairs) = q::<Value>(&mut con, &["HGETALL", "h"]) else {
         panic!("HGETALL is not a map under RESP3")
     };
     assert_eq!(pairs.len(), 2);
-    let Value::Array(items) = q::<Value>(&mut con, "HRANDFIELD", &["h", "-5", "WITHVALUES"]) else {
+    let Value::Array(items) = q::<Value>(&mut con, &["HRANDFIELD", "h", "-5", "WITHVALUES"]) else {
         panic!("not an array")
     };
     assert_eq!(items.len(), 5);
@@ -244,8 +231,8 @@ fn hgetall_is_a_map_in_resp3_and_hrandfield_pairs_are_arrays() {
         assert_eq!(value, if field == "a" { "1" } else { "2" });
     }
     // HEXISTS stays an integer in RESP3, as in Redis.
-    assert_eq!(q::<Value>(&mut con, "HEXISTS", &["h", "a"]), Value::Int(1));
-    assert_eq!(q::<Value>(&mut con, "HGET", &["h", "zz"]), Value::Nil);
+    assert_eq!(q::<Value>(&mut con, &["HEXISTS", "h", "a"]), Value::Int(1));
+    assert_eq!(q::<Value>(&mut con, &["HGET", "h", "zz"]), Value::Nil);
 }
 
 /// Runs HSCAN to the end; between steps `between` may change the hash.
@@ -259,9 +246,9 @@ fn hscan_all(
     let mut items = Vec::new();
     let mut steps = 0;
     loop {
-        let mut args = vec![key, cursor.as_str()];
+        let mut args = vec!["HSCAN", key, cursor.as_str()];
         args.extend_from_slice(extra);
-        let (next, batch): (String, Vec<String>) = q(con, "HSCAN", &args);
+        let (next, batch): (String, Vec<String>) = q(con, &args);
         items.extend(batch);
         steps += 1;
         if next == "0" {
@@ -282,9 +269,11 @@ fn hscan_small_hash_in_one_call_and_options() {
         args.push(format!("f{i}"));
         args.push(format!("v{i}"));
     }
-    let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let _: i64 = q(&mut con, "HSET", &refs);
-    let (next, items): (String, Vec<String>) = q(&mut con, "HSCAN", &["h", "0", "COUNT", "5"]);
+    let refs: Vec<&str> = std::iter::once("HSET")
+        .chain(args.iter().map(|s| s.as_str()))
+        .collect();
+    let _: i64 = q(&mut con, &refs);
+    let (next, items): (String, Vec<String>) = q(&mut con, &["HSCAN", "h", "0", "COUNT", "5"]);
     assert_eq!(
         (next.as_str(), items.len()),
         ("0", 200),
@@ -293,33 +282,33 @@ fn hscan_small_hash_in_one_call_and_options() {
     for pair in items.chunks(2) {
         assert_eq!(pair[1], pair[0].replace('f', "v"));
     }
-    let (_, items): (String, Vec<String>) = q(&mut con, "HSCAN", &["h", "0", "MATCH", "f1?"]);
+    let (_, items): (String, Vec<String>) = q(&mut con, &["HSCAN", "h", "0", "MATCH", "f1?"]);
     assert_eq!(items.len(), 20);
     let (_, fields): (String, Vec<String>) =
-        q(&mut con, "HSCAN", &["h", "0", "MATCH", "f9*", "NOVALUES"]);
+        q(&mut con, &["HSCAN", "h", "0", "MATCH", "f9*", "NOVALUES"]);
     let mut fields = fields;
     fields.sort();
     assert_eq!(
         fields,
         ["f9", "f90", "f91", "f92", "f93", "f94", "f95", "f96", "f97", "f98", "f99"]
     );
-    let (next, items): (String, Vec<String>) = q(&mut con, "HSCAN", &["nokey", "0"]);
+    let (next, items): (String, Vec<String>) = q(&mut con, &["HSCAN", "nokey", "0"]);
     assert_eq!((next.as_str(), items.len()), ("0", 0));
-    assert_eq!(err(&mut con, "HSCAN", &["h", "x"]), "ERR invalid cursor");
+    assert_eq!(err(&mut con, &["HSCAN", "h", "x"]), "ERR invalid cursor");
     assert_eq!(
-        err(&mut con, "HSCAN", &["h", "0", "COUNT", "0"]),
+        err(&mut con, &["HSCAN", "h", "0", "COUNT", "0"]),
         "ERR syntax error"
     );
     assert_eq!(
-        err(&mut con, "HSCAN", &["h", "0", "COUNT", "x"]),
+        err(&mut con, &["HSCAN", "h", "0", "COUNT", "x"]),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
-        err(&mut con, "HSCAN", &["h", "0", "BOGUS"]),
+        err(&mut con, &["HSCAN", "h", "0", "BOGUS"]),
         "ERR syntax error"
     );
     assert_eq!(
-        err(&mut con, "HSCAN", &["h", "0", "MATCH"]),
+        err(&mut con, &["HSCAN", "h", "0", "MATCH"]),
         "ERR syntax error"
     );
 }
@@ -369,7 +358,7 @@ fn hscan_returns_every_stable_field_while_the_hash_grows_and_shrinks() {
         }
     }
     // Unchanged, a full scan returns each field (almost always exactly once).
-    let len: usize = q(&mut con, "HLEN", &["big"]);
+    let len: usize = q(&mut con, &["HLEN", "big"]);
     let (items, _) = hscan_all(&mut con, "big", &["NOVALUES"], |_, _| {});
     let unique: HashSet<&String> = items.iter().collect();
     assert_eq!(unique.len(), len);
@@ -381,24 +370,26 @@ fn hrandfield_counts() {
     let node = Node::start(&[]);
     let mut con = node.client();
     assert_eq!(
-        q::<Option<String>>(&mut con, "HRANDFIELD", &["nokey"]),
+        q::<Option<String>>(&mut con, &["HRANDFIELD", "nokey"]),
         None
     );
-    assert!(q::<Vec<String>>(&mut con, "HRANDFIELD", &["nokey", "5"]).is_empty());
+    assert!(q::<Vec<String>>(&mut con, &["HRANDFIELD", "nokey", "5"]).is_empty());
     let mut args = vec!["h".to_string()];
     for i in 0..300 {
         args.push(format!("f{i}"));
         args.push(format!("v{i}"));
     }
-    let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-    let _: i64 = q(&mut con, "HSET", &refs);
+    let refs: Vec<&str> = std::iter::once("HSET")
+        .chain(args.iter().map(|s| s.as_str()))
+        .collect();
+    let _: i64 = q(&mut con, &refs);
 
-    let one: String = q(&mut con, "HRANDFIELD", &["h"]);
+    let one: String = q(&mut con, &["HRANDFIELD", "h"]);
     assert!(one.starts_with('f'));
-    assert!(q::<Vec<String>>(&mut con, "HRANDFIELD", &["h", "0"]).is_empty());
+    assert!(q::<Vec<String>>(&mut con, &["HRANDFIELD", "h", "0"]).is_empty());
     // Positive: distinct fields, at most the hash's size.
     for count in [1, 10, 150, 299, 300, 1000] {
-        let got: Vec<String> = q(&mut con, "HRANDFIELD", &["h", &count.to_string()]);
+        let got: Vec<String> = q(&mut con, &["HRANDFIELD", "h", &count.to_string()]);
         assert_eq!(got.len(), count.min(300));
         assert_eq!(
             got.iter().collect::<HashSet<_>>().len(),
@@ -407,7 +398,7 @@ fn hrandfield_counts() {
         );
     }
     // Negative: exactly |count| picks, repeats allowed, spread over the hash.
-    let got: Vec<String> = q(&mut con, "HRANDFIELD", &["h", "-3000"]);
+    let got: Vec<String> = q(&mut con, &["HRANDFIELD", "h", "-3000"]);
     assert_eq!(got.len(), 3000);
     let distinct = got.iter().collect::<HashSet<_>>().len();
     assert!(
@@ -416,7 +407,7 @@ fn hrandfield_counts() {
     );
     // WITHVALUES: field/value pairs that belong together.
     for count in ["7", "-7", "500"] {
-        let got: Vec<String> = q(&mut con, "HRANDFIELD", &["h", count, "WITHVALUES"]);
+        let got: Vec<String> = q(&mut con, &["HRANDFIELD", "h", count, "WITHVALUES"]);
         let expected = if count == "500" { 600 } else { 14 };
         assert_eq!(got.len(), expected);
         for pair in got.chunks(2) {
@@ -424,26 +415,25 @@ fn hrandfield_counts() {
         }
     }
     assert_eq!(
-        err(&mut con, "HRANDFIELD", &["h", "abc"]),
+        err(&mut con, &["HRANDFIELD", "h", "abc"]),
         "ERR value is not an integer or out of range"
     );
     assert_eq!(
-        err(&mut con, "HRANDFIELD", &["h", "5", "WITHVALUES", "x"]),
+        err(&mut con, &["HRANDFIELD", "h", "5", "WITHVALUES", "x"]),
         "ERR syntax error"
     );
     assert_eq!(
-        err(&mut con, "HRANDFIELD", &["h", "5", "BOGUS"]),
+        err(&mut con, &["HRANDFIELD", "h", "5", "BOGUS"]),
         "ERR syntax error"
     );
     assert_eq!(
-        err(&mut con, "HRANDFIELD", &["h", "-9223372036854775808"]),
+        err(&mut con, &["HRANDFIELD", "h", "-9223372036854775808"]),
         "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
     );
     assert_eq!(
         err(
             &mut con,
-            "HRANDFIELD",
-            &["h", "-9223372036854775807", "WITHVALUES"]
+            &["HRANDFIELD", "h", "-9223372036854775807", "WITHVALUES"]
         ),
         "ERR value is out of range"
     );
@@ -453,18 +443,18 @@ fn hrandfield_counts() {
 fn encoding_memory_and_cli() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    let _: i64 = q(&mut con, "HSET", &["h", "a", "1"]);
+    let _: i64 = q(&mut con, &["HSET", "h", "a", "1"]);
     assert_eq!(
-        q::<String>(&mut con, "OBJECT", &["ENCODING", "h"]),
+        q::<String>(&mut con, &["OBJECT", "ENCODING", "h"]),
         "listpack"
     );
     let long = "x".repeat(65);
-    let _: i64 = q(&mut con, "HSET", &["h", "b", &long]);
+    let _: i64 = q(&mut con, &["HSET", "h", "b", &long]);
     assert_eq!(
-        q::<String>(&mut con, "OBJECT", &["ENCODING", "h"]),
+        q::<String>(&mut con, &["OBJECT", "ENCODING", "h"]),
         "hashtable"
     );
-    let small: i64 = q(&mut con, "MEMORY", &["USAGE", "h"]);
+    let small: i64 = q(&mut con, &["MEMORY", "USAGE", "h"]);
     let mut pipe = redis::pipe();
     for i in 0..1000 {
         pipe.cmd("HSET")
@@ -474,7 +464,7 @@ fn encoding_memory_and_cli() {
             .ignore();
     }
     let _: () = pipe.query(&mut con).unwrap();
-    let big: i64 = q(&mut con, "MEMORY", &["USAGE", "h"]);
+    let big: i64 = q(&mut con, &["MEMORY", "USAGE", "h"]);
     assert!(
         big > small + 1000 * 10,
         "memory grows with fields: {small} -> {big}"

@@ -8,29 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use redis::{Connection, Value};
-use slotcache_tests::{resp, wait_until, Node, Raw};
-
-fn cmd(name: &str, args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(name);
-    for a in args {
-        c.arg(*a);
-    }
-    c
-}
-
-fn q<T: redis::FromRedisValue>(con: &mut Connection, name: &str, args: &[&str]) -> T {
-    cmd(name, args)
-        .query(con)
-        .unwrap_or_else(|e| panic!("{name} {args:?}: {e}"))
-}
-
-/// The full error line a command answers with.
-fn err(con: &mut Connection, name: &str, args: &[&str]) -> String {
-    let e = cmd(name, args)
-        .query::<Value>(con)
-        .expect_err(&format!("{name} {args:?} should fail"));
-    format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
-}
+use slotcache_tests::{cmd, err, q, resp, wait_until, Node, Raw};
 
 /// Sends one command on a raw socket and returns its whole reply, parsed.
 fn raw_call(raw: &mut Raw, args: &[&str]) -> Value {
@@ -50,7 +28,7 @@ fn raw_call(raw: &mut Raw, args: &[&str]) -> Value {
 
 /// `field:value` lines of an INFO reply.
 fn info(con: &mut Connection, section: &str) -> HashMap<String, String> {
-    let text: String = q(con, "INFO", &[section]);
+    let text: String = q(con, &["INFO", section]);
     text.lines()
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -91,61 +69,61 @@ fn text(v: &Value) -> String {
 fn ping_echo_select_and_error_strings() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    assert_eq!(q::<String>(&mut con, "PING", &[]), "PONG");
-    assert_eq!(q::<String>(&mut con, "PING", &["hi there"]), "hi there");
-    assert_eq!(q::<String>(&mut con, "ECHO", &["x\r\ny"]), "x\r\ny");
+    assert_eq!(q::<String>(&mut con, &["PING"]), "PONG");
+    assert_eq!(q::<String>(&mut con, &["PING", "hi there"]), "hi there");
+    assert_eq!(q::<String>(&mut con, &["ECHO", "x\r\ny"]), "x\r\ny");
     assert_eq!(
-        err(&mut con, "PING", &["a", "b"]),
+        err(&mut con, &["PING", "a", "b"]),
         "ERR wrong number of arguments for 'ping' command"
     );
     assert_eq!(
-        err(&mut con, "ECHO", &[]),
+        err(&mut con, &["ECHO"]),
         "ERR wrong number of arguments for 'echo' command"
     );
     assert_eq!(
-        err(&mut con, "GET", &[]),
+        err(&mut con, &["GET"]),
         "ERR wrong number of arguments for 'get' command"
     );
     assert_eq!(
-        err(&mut con, "NOSUCH", &["a", "b"]),
+        err(&mut con, &["NOSUCH", "a", "b"]),
         "ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' "
     );
     assert_eq!(
-        err(&mut con, "NOSUCH", &[]),
+        err(&mut con, &["NOSUCH"]),
         "ERR unknown command 'NOSUCH', with args beginning with: "
     );
     assert_eq!(
-        err(&mut con, "CONFIG", &["NOSUCH"]),
+        err(&mut con, &["CONFIG", "NOSUCH"]),
         "ERR unknown subcommand 'NOSUCH'. Try CONFIG HELP."
     );
     assert_eq!(
-        err(&mut con, "CONFIG", &[]),
+        err(&mut con, &["CONFIG"]),
         "ERR wrong number of arguments for 'config' command"
     );
     assert_eq!(
-        err(&mut con, "CONFIG", &["GET"]),
+        err(&mut con, &["CONFIG", "GET"]),
         "ERR wrong number of arguments for 'config|get' command"
     );
-    assert_eq!(q::<String>(&mut con, "SELECT", &["0"]), "OK");
+    assert_eq!(q::<String>(&mut con, &["SELECT", "0"]), "OK");
     assert_eq!(
-        err(&mut con, "SELECT", &["1"]),
+        err(&mut con, &["SELECT", "1"]),
         "ERR DB index is out of range"
     );
     assert_eq!(
-        err(&mut con, "SELECT", &["x"]),
+        err(&mut con, &["SELECT", "x"]),
         "ERR value is not an integer or out of range"
     );
     // The connection survives every error.
-    assert_eq!(q::<String>(&mut con, "PING", &[]), "PONG");
-    assert!(q::<Vec<String>>(&mut con, "CONFIG", &["HELP"]).len() > 4);
+    assert_eq!(q::<String>(&mut con, &["PING"]), "PONG");
+    assert!(q::<Vec<String>>(&mut con, &["CONFIG", "HELP"]).len() > 4);
 }
 
 #[test]
 fn hello_resp2_and_resp3() {
     let node = Node::start(&["--availability-zone", "az-1"]);
     let mut con = node.client();
-    let id: i64 = q(&mut con, "CLIENT", &["ID"]);
-    let hello = map_of(q(&mut con, "HELLO", &["2"]));
+    let id: i64 = q(&mut con, &["CLIENT", "ID"]);
+    let hello = map_of(q(&mut con, &["HELLO", "2"]));
     assert_eq!(text(&hello["server"]), "redis");
     assert!(text(&hello["version"]).starts_with('7'));
     assert_eq!(hello["proto"], Value::Int(2));
@@ -189,20 +167,20 @@ fn hello_resp2_and_resp3() {
     let client = redis::Client::open(format!("{}?protocol=resp3", node.url())).unwrap();
     let mut con3 = client.get_connection().unwrap();
     assert!(matches!(
-        q::<Value>(&mut con3, "CONFIG", &["GET", "maxmemory"]),
+        q::<Value>(&mut con3, &["CONFIG", "GET", "maxmemory"]),
         Value::Map(_)
     ));
 
     assert_eq!(
-        err(&mut con, "HELLO", &["4"]),
+        err(&mut con, &["HELLO", "4"]),
         "NOPROTO unsupported protocol version"
     );
     assert_eq!(
-        err(&mut con, "HELLO", &["x"]),
+        err(&mut con, &["HELLO", "x"]),
         "ERR Protocol version is not an integer or out of range"
     );
     assert_eq!(
-        err(&mut con, "HELLO", &["3", "BOGUS"]),
+        err(&mut con, &["HELLO", "3", "BOGUS"]),
         "ERR Syntax error in HELLO option 'BOGUS'"
     );
 }
@@ -261,10 +239,10 @@ fn auth_with_requirepass() {
     // Real clients authenticate through the URL and redis-cli's -a.
     let url = format!("redis://:s3cret@127.0.0.1:{}/", node.port);
     let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
-    assert_eq!(q::<String>(&mut con, "PING", &[]), "PONG");
+    assert_eq!(q::<String>(&mut con, &["PING"]), "PONG");
     let url3 = format!("redis://:s3cret@127.0.0.1:{}/?protocol=resp3", node.port);
     let mut con3 = redis::Client::open(url3).unwrap().get_connection().unwrap();
-    assert_eq!(q::<String>(&mut con3, "PING", &[]), "PONG");
+    assert_eq!(q::<String>(&mut con3, &["PING"]), "PONG");
     assert_eq!(
         node.cli(&["-a", "s3cret", "--no-auth-warning", "PING"])
             .trim(),
@@ -274,12 +252,12 @@ fn auth_with_requirepass() {
 
     // Removing the password at run time frees new connections.
     assert_eq!(
-        q::<String>(&mut con, "CONFIG", &["SET", "requirepass", ""]),
+        q::<String>(&mut con, &["CONFIG", "SET", "requirepass", ""]),
         "OK"
     );
     assert_eq!(node.cli(&["PING"]).trim(), "PONG");
     assert_eq!(
-        err(&mut con, "AUTH", &["x"]),
+        err(&mut con, &["AUTH", "x"]),
         "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
     );
 }
@@ -316,34 +294,34 @@ fn client_commands() {
     let node = Node::start(&[]);
     let mut con = node.client();
     let mut other = node.client();
-    let id: i64 = q(&mut con, "CLIENT", &["ID"]);
-    let other_id: i64 = q(&mut other, "CLIENT", &["ID"]);
+    let id: i64 = q(&mut con, &["CLIENT", "ID"]);
+    let other_id: i64 = q(&mut other, &["CLIENT", "ID"]);
     assert_ne!(id, other_id);
 
-    assert_eq!(q::<Option<String>>(&mut con, "CLIENT", &["GETNAME"]), None);
+    assert_eq!(q::<Option<String>>(&mut con, &["CLIENT", "GETNAME"]), None);
     assert_eq!(
-        q::<String>(&mut con, "CLIENT", &["SETNAME", "worker-1"]),
+        q::<String>(&mut con, &["CLIENT", "SETNAME", "worker-1"]),
         "OK"
     );
-    assert_eq!(q::<String>(&mut con, "CLIENT", &["GETNAME"]), "worker-1");
+    assert_eq!(q::<String>(&mut con, &["CLIENT", "GETNAME"]), "worker-1");
     assert_eq!(
-        err(&mut con, "CLIENT", &["SETNAME", "has space"]),
+        err(&mut con, &["CLIENT", "SETNAME", "has space"]),
         "ERR Client names cannot contain spaces, newlines or special characters."
     );
     assert_eq!(
-        q::<String>(&mut con, "CLIENT", &["SETINFO", "LIB-NAME", "mylib"]),
+        q::<String>(&mut con, &["CLIENT", "SETINFO", "LIB-NAME", "mylib"]),
         "OK"
     );
     assert_eq!(
-        q::<String>(&mut con, "CLIENT", &["SETINFO", "lib-ver", "1.2.3"]),
+        q::<String>(&mut con, &["CLIENT", "SETINFO", "lib-ver", "1.2.3"]),
         "OK"
     );
     assert_eq!(
-        err(&mut con, "CLIENT", &["SETINFO", "color", "red"]),
+        err(&mut con, &["CLIENT", "SETINFO", "color", "red"]),
         "ERR Unrecognized option 'color'"
     );
 
-    let me: String = q(&mut con, "CLIENT", &["INFO"]);
+    let me: String = q(&mut con, &["CLIENT", "INFO"]);
     for field in [
         format!("id={id} "),
         "name=worker-1 ".into(),
@@ -357,9 +335,9 @@ fn client_commands() {
     }
     // The harness's readiness probe may still be on its way out.
     wait_until(Duration::from_secs(5), "only our two clients", || {
-        q::<String>(&mut con, "CLIENT", &["LIST"]).lines().count() == 2
+        q::<String>(&mut con, &["CLIENT", "LIST"]).lines().count() == 2
     });
-    let list: String = q(&mut con, "CLIENT", &["LIST"]);
+    let list: String = q(&mut con, &["CLIENT", "LIST"]);
     let mine = list
         .lines()
         .find(|l| l.starts_with(&format!("id={id} ")))
@@ -372,36 +350,36 @@ fn client_commands() {
     assert!(theirs.contains("cmd=client|id "), "{theirs}");
     // The redis crate announces itself.
     assert!(theirs.contains("lib-name=redis-rs "), "{theirs}");
-    let only: String = q(&mut con, "CLIENT", &["LIST", "ID", &other_id.to_string()]);
+    let only: String = q(&mut con, &["CLIENT", "LIST", "ID", &other_id.to_string()]);
     assert_eq!(only.lines().count(), 1);
-    assert!(q::<String>(&mut con, "CLIENT", &["LIST", "TYPE", "pubsub"]).is_empty());
+    assert!(q::<String>(&mut con, &["CLIENT", "LIST", "TYPE", "pubsub"]).is_empty());
     assert_eq!(
-        q::<String>(&mut con, "CLIENT", &["LIST", "TYPE", "normal"])
+        q::<String>(&mut con, &["CLIENT", "LIST", "TYPE", "normal"])
             .lines()
             .count(),
         2
     );
     assert_eq!(
-        err(&mut con, "CLIENT", &["LIST", "TYPE", "bogus"]),
+        err(&mut con, &["CLIENT", "LIST", "TYPE", "bogus"]),
         "ERR Unknown client type 'bogus'"
     );
 
     // KILL by id closes the other connection, and only it.
-    assert_eq!(q::<i64>(&mut con, "CLIENT", &["KILL", "ID", "999999"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["CLIENT", "KILL", "ID", "999999"]), 0);
     assert_eq!(
-        q::<i64>(&mut con, "CLIENT", &["KILL", "ID", &other_id.to_string()]),
+        q::<i64>(&mut con, &["CLIENT", "KILL", "ID", &other_id.to_string()]),
         1
     );
     assert!(
-        cmd("PING", &[]).query::<String>(&mut other).is_err(),
+        cmd(&["PING"]).query::<String>(&mut other).is_err(),
         "the killed connection is closed"
     );
     wait_until(
         Duration::from_secs(5),
         "killed client leaves the list",
-        || q::<String>(&mut con, "CLIENT", &["LIST"]).lines().count() == 1,
+        || q::<String>(&mut con, &["CLIENT", "LIST"]).lines().count() == 1,
     );
-    assert_eq!(q::<String>(&mut con, "PING", &[]), "PONG");
+    assert_eq!(q::<String>(&mut con, &["PING"]), "PONG");
 
     // The old form, by address.
     let mut victim = node.raw();
@@ -409,31 +387,31 @@ fn client_commands() {
     wait_until(
         Duration::from_secs(5),
         "the server registers the victim",
-        || q::<String>(&mut con, "CLIENT", &["LIST"]).contains(&format!(" addr={addr} ")),
+        || q::<String>(&mut con, &["CLIENT", "LIST"]).contains(&format!(" addr={addr} ")),
     );
-    assert_eq!(q::<String>(&mut con, "CLIENT", &["KILL", &addr]), "OK");
+    assert_eq!(q::<String>(&mut con, &["CLIENT", "KILL", &addr]), "OK");
     let (_, closed) = victim.read_to_close();
     assert!(closed);
     assert_eq!(
-        err(&mut con, "CLIENT", &["KILL", "10.0.0.1:1"]),
+        err(&mut con, &["CLIENT", "KILL", "10.0.0.1:1"]),
         "ERR No such client"
     );
     // Filters that match nobody, or are wrong.
-    assert_eq!(q::<i64>(&mut con, "CLIENT", &["KILL", "TYPE", "pubsub"]), 0);
-    assert_eq!(q::<i64>(&mut con, "CLIENT", &["KILL", "MAXAGE", "1000"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["CLIENT", "KILL", "TYPE", "pubsub"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["CLIENT", "KILL", "MAXAGE", "1000"]), 0);
     assert_eq!(
-        err(&mut con, "CLIENT", &["KILL", "USER", "bob"]),
+        err(&mut con, &["CLIENT", "KILL", "USER", "bob"]),
         "ERR No such user 'bob'"
     );
     assert_eq!(
-        err(&mut con, "CLIENT", &["KILL", "ID", "x"]),
+        err(&mut con, &["CLIENT", "KILL", "ID", "x"]),
         "ERR client-id should be greater than 0"
     );
     // SKIPME no: a client may kill itself; it gets the reply first.
     wait_until(
         Duration::from_secs(5),
         "killed client leaves the list",
-        || q::<String>(&mut con, "CLIENT", &["LIST"]).lines().count() == 1,
+        || q::<String>(&mut con, &["CLIENT", "LIST"]).lines().count() == 1,
     );
     let mut raw = node.raw();
     raw.send(&resp(&[
@@ -457,19 +435,18 @@ fn client_commands() {
 fn command_introspection() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    let count: usize = q(&mut con, "COMMAND", &["COUNT"]);
-    let names: Vec<String> = q(&mut con, "COMMAND", &["LIST"]);
+    let count: usize = q(&mut con, &["COMMAND", "COUNT"]);
+    let names: Vec<String> = q(&mut con, &["COMMAND", "LIST"]);
     assert_eq!(count, names.len());
     for n in ["get", "hset", "config", "client", "command", "ping"] {
         assert!(names.iter().any(|x| x == n), "COMMAND LIST lacks {n}");
     }
-    let all: Vec<Value> = q(&mut con, "COMMAND", &[]);
+    let all: Vec<Value> = q(&mut con, &["COMMAND"]);
     assert_eq!(all.len(), count);
 
     let info: Vec<Value> = q(
         &mut con,
-        "COMMAND",
-        &["INFO", "get", "nosuch", "config|get"],
+        &["COMMAND", "INFO", "get", "nosuch", "config|get"],
     );
     let Value::Array(get) = &info[0] else {
         panic!("{info:?}")
@@ -486,37 +463,37 @@ fn command_introspection() {
     assert_eq!(text(&config_get[0]), "config|get");
     assert_eq!(config_get[1], Value::Int(-3));
 
-    let docs = map_of(q(&mut con, "COMMAND", &["DOCS", "get"]));
+    let docs = map_of(q(&mut con, &["COMMAND", "DOCS", "get"]));
     let get = map_of(docs["get"].clone());
     assert!(!text(&get["summary"]).is_empty());
     assert_eq!(text(&get["group"]), "string");
     assert_eq!(text(&get["since"]), "1.0.0");
 
-    let mut hs: Vec<String> = q(&mut con, "COMMAND", &["LIST", "FILTERBY", "PATTERN", "hs*"]);
+    let mut hs: Vec<String> = q(&mut con, &["COMMAND", "LIST", "FILTERBY", "PATTERN", "hs*"]);
     hs.sort();
     assert_eq!(hs, ["hscan", "hset", "hsetnx", "hstrlen"]);
-    let hash: Vec<String> = q(&mut con, "COMMAND", &["LIST", "FILTERBY", "ACLCAT", "hash"]);
+    let hash: Vec<String> = q(&mut con, &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "hash"]);
     assert!(hash.contains(&"hget".into()) && !hash.contains(&"get".into()));
 
     let keys = |con: &mut Connection, args: &[&str]| -> Vec<String> {
-        let mut full = vec!["GETKEYS"];
+        let mut full = vec!["COMMAND", "GETKEYS"];
         full.extend_from_slice(args);
-        q(con, "COMMAND", &full)
+        q(con, &full)
     };
     assert_eq!(keys(&mut con, &["SET", "a", "b"]), ["a"]);
     assert_eq!(keys(&mut con, &["MSET", "a", "1", "b", "2"]), ["a", "b"]);
     assert_eq!(keys(&mut con, &["HSET", "h", "f", "v"]), ["h"]);
     assert_eq!(keys(&mut con, &["MEMORY", "USAGE", "k"]), ["k"]);
     assert_eq!(
-        err(&mut con, "COMMAND", &["GETKEYS", "PING", "x"]),
+        err(&mut con, &["COMMAND", "GETKEYS", "PING", "x"]),
         "ERR The command has no key arguments"
     );
     assert_eq!(
-        err(&mut con, "COMMAND", &["GETKEYS", "NOSUCH", "x"]),
+        err(&mut con, &["COMMAND", "GETKEYS", "NOSUCH", "x"]),
         "ERR Invalid command specified"
     );
     assert_eq!(
-        err(&mut con, "COMMAND", &["GETKEYS", "GET", "a", "b"]),
+        err(&mut con, &["COMMAND", "GETKEYS", "GET", "a", "b"]),
         "ERR Invalid number of arguments specified for command"
     );
 }
@@ -554,34 +531,34 @@ fn info_sections_and_counters() {
     assert_eq!(memory["maxmemory"], "0");
     assert_eq!(memory["maxmemory_policy"], "allkeys-lfu");
 
-    let all: String = q(&mut con, "INFO", &[]);
+    let all: String = q(&mut con, &["INFO"]);
     for section in ["# Server", "# Clients", "# Memory", "# Stats", "# Keyspace"] {
         assert!(all.contains(section), "INFO lacks {section}");
     }
-    let two: String = q(&mut con, "INFO", &["server", "CLIENTS"]);
+    let two: String = q(&mut con, &["INFO", "server", "CLIENTS"]);
     assert!(two.contains("# Server") && two.contains("# Clients") && !two.contains("# Memory"));
-    assert!(q::<String>(&mut con, "INFO", &["everything"]).contains("# Keyspace"));
-    assert!(q::<String>(&mut con, "INFO", &["nosuchsection"]).is_empty());
+    assert!(q::<String>(&mut con, &["INFO", "everything"]).contains("# Keyspace"));
+    assert!(q::<String>(&mut con, &["INFO", "nosuchsection"]).is_empty());
 
     // Hits and misses count key lookups of reads.
-    assert_eq!(q::<String>(&mut con, "CONFIG", &["RESETSTAT"]), "OK");
+    assert_eq!(q::<String>(&mut con, &["CONFIG", "RESETSTAT"]), "OK");
     assert_eq!(stat(&mut con, "keyspace_hits"), 0);
-    let _: () = q(&mut con, "SET", &["k", "v"]);
+    let _: () = q(&mut con, &["SET", "k", "v"]);
     for _ in 0..3 {
-        let _: String = q(&mut con, "GET", &["k"]);
+        let _: String = q(&mut con, &["GET", "k"]);
     }
-    let _: Option<String> = q(&mut con, "GET", &["missing"]);
-    let _: Vec<Option<String>> = q(&mut con, "MGET", &["k", "missing", "missing2"]);
+    let _: Option<String> = q(&mut con, &["GET", "missing"]);
+    let _: Vec<Option<String>> = q(&mut con, &["MGET", "k", "missing", "missing2"]);
     assert_eq!(stat(&mut con, "keyspace_hits"), 4);
     assert_eq!(stat(&mut con, "keyspace_misses"), 3);
     assert!(stat(&mut con, "total_commands_processed") >= 7);
     let errors = stat(&mut con, "total_error_replies");
-    let _ = cmd("NOSUCH", &[]).query::<Value>(&mut con);
+    let _ = cmd(&["NOSUCH"]).query::<Value>(&mut con);
     assert_eq!(stat(&mut con, "total_error_replies"), errors + 1);
 
     // Expired keys are counted whether found by a read or by the sweep.
-    let _: () = q(&mut con, "SET", &["short", "v", "PX", "30"]);
-    let _: () = q(&mut con, "SET", &["long", "v", "EX", "1000"]);
+    let _: () = q(&mut con, &["SET", "short", "v", "PX", "30"]);
+    let _: () = q(&mut con, &["SET", "long", "v", "EX", "1000"]);
     let (counts, avg_ttl) = keyspace_db0(&mut con);
     assert_eq!(counts, "keys=3,expires=2");
     assert!(
@@ -589,33 +566,33 @@ fn info_sections_and_counters() {
         "avg_ttl {avg_ttl} ms"
     );
     std::thread::sleep(Duration::from_millis(60));
-    assert_eq!(q::<Option<String>>(&mut con, "GET", &["short"]), None);
+    assert_eq!(q::<Option<String>>(&mut con, &["GET", "short"]), None);
     assert_eq!(stat(&mut con, "expired_keys"), 1);
-    assert_eq!(q::<i64>(&mut con, "DBSIZE", &[]), 2);
+    assert_eq!(q::<i64>(&mut con, &["DBSIZE"]), 2);
     let (counts, avg_ttl) = keyspace_db0(&mut con);
     assert_eq!(counts, "keys=2,expires=1");
     assert!(
         (990_000..=1_000_000).contains(&avg_ttl),
         "avg_ttl {avg_ttl} ms"
     );
-    assert_eq!(q::<String>(&mut con, "CONFIG", &["RESETSTAT"]), "OK");
+    assert_eq!(q::<String>(&mut con, &["CONFIG", "RESETSTAT"]), "OK");
     assert_eq!(stat(&mut con, "expired_keys"), 0);
     assert_eq!(stat(&mut con, "keyspace_misses"), 0);
 
-    assert_eq!(q::<String>(&mut con, "FLUSHALL", &[]), "OK");
-    assert_eq!(q::<i64>(&mut con, "DBSIZE", &[]), 0);
+    assert_eq!(q::<String>(&mut con, &["FLUSHALL"]), "OK");
+    assert_eq!(q::<i64>(&mut con, &["DBSIZE"]), 0);
     assert!(!info(&mut con, "keyspace").contains_key("db0"));
-    let _: () = q(&mut con, "SET", &["k", "v"]);
-    assert_eq!(q::<String>(&mut con, "FLUSHDB", &["ASYNC"]), "OK");
-    assert_eq!(q::<i64>(&mut con, "DBSIZE", &[]), 0);
-    assert_eq!(err(&mut con, "FLUSHALL", &["BOGUS"]), "ERR syntax error");
+    let _: () = q(&mut con, &["SET", "k", "v"]);
+    assert_eq!(q::<String>(&mut con, &["FLUSHDB", "ASYNC"]), "OK");
+    assert_eq!(q::<i64>(&mut con, &["DBSIZE"]), 0);
+    assert_eq!(err(&mut con, &["FLUSHALL", "BOGUS"]), "ERR syntax error");
 }
 
 #[test]
 fn config_get_and_set() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    let got: HashMap<String, String> = q(&mut con, "CONFIG", &["GET", "maxmemory*"]);
+    let got: HashMap<String, String> = q(&mut con, &["CONFIG", "GET", "maxmemory*"]);
     let mut names: Vec<&String> = got.keys().collect();
     names.sort();
     assert_eq!(
@@ -623,19 +600,19 @@ fn config_get_and_set() {
         ["maxmemory", "maxmemory-policy", "maxmemory-samples"]
     );
     assert_eq!(got["maxmemory-policy"], "allkeys-lfu");
-    let got: HashMap<String, String> = q(&mut con, "CONFIG", &["GET", "port", "BIND", "port"]);
+    let got: HashMap<String, String> = q(&mut con, &["CONFIG", "GET", "port", "BIND", "port"]);
     assert_eq!(got.len(), 2);
     assert_eq!(got["port"], node.port.to_string());
     assert_eq!(got["bind"], "127.0.0.1");
-    assert!(q::<HashMap<String, String>>(&mut con, "CONFIG", &["GET", "nosuch"]).is_empty());
-    assert!(q::<HashMap<String, String>>(&mut con, "CONFIG", &["GET", "*"]).len() > 20);
+    assert!(q::<HashMap<String, String>>(&mut con, &["CONFIG", "GET", "nosuch"]).is_empty());
+    assert!(q::<HashMap<String, String>>(&mut con, &["CONFIG", "GET", "*"]).len() > 20);
 
     let get = |con: &mut Connection, name: &str| -> String {
-        let got: HashMap<String, String> = q(con, "CONFIG", &["GET", name]);
+        let got: HashMap<String, String> = q(con, &["CONFIG", "GET", name]);
         got[name].clone()
     };
     assert_eq!(
-        q::<String>(&mut con, "CONFIG", &["SET", "maxmemory", "100mb"]),
+        q::<String>(&mut con, &["CONFIG", "SET", "maxmemory", "100mb"]),
         "OK"
     );
     assert_eq!(get(&mut con, "maxmemory"), "104857600");
@@ -643,32 +620,37 @@ fn config_get_and_set() {
     assert_eq!(
         q::<String>(
             &mut con,
-            "CONFIG",
-            &["SET", "maxmemory-policy", "allkeys-lru", "hz", "20"]
+            &[
+                "CONFIG",
+                "SET",
+                "maxmemory-policy",
+                "allkeys-lru",
+                "hz",
+                "20"
+            ]
         ),
         "OK"
     );
     assert_eq!(get(&mut con, "maxmemory-policy"), "allkeys-lru");
     assert_eq!(get(&mut con, "hz"), "20");
     assert_eq!(
-        err(&mut con, "CONFIG", &["SET", "region", "elsewhere"]),
+        err(&mut con, &["CONFIG", "SET", "region", "elsewhere"]),
         "ERR CONFIG SET failed (possibly related to argument 'region') - can't set immutable config"
     );
-    assert!(err(&mut con, "CONFIG", &["SET", "maxmemory", "lots"])
+    assert!(err(&mut con, &["CONFIG", "SET", "maxmemory", "lots"])
         .starts_with("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - "));
     assert_eq!(
-        err(&mut con, "CONFIG", &["SET", "nosuch", "1"]),
+        err(&mut con, &["CONFIG", "SET", "nosuch", "1"]),
         "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
     );
     assert_eq!(
-        err(&mut con, "CONFIG", &["SET", "hz", "30", "maxmemory"]),
+        err(&mut con, &["CONFIG", "SET", "hz", "30", "maxmemory"]),
         "ERR wrong number of arguments for 'config|set' command"
     );
     // All or nothing: a bad second pair leaves the first unapplied.
     assert!(err(
         &mut con,
-        "CONFIG",
-        &["SET", "hz", "30", "maxmemory-policy", "bogus"]
+        &["CONFIG", "SET", "hz", "30", "maxmemory-policy", "bogus"]
     )
     .starts_with("ERR CONFIG SET failed"));
     assert_eq!(get(&mut con, "hz"), "20");
@@ -679,66 +661,65 @@ fn config_get_and_set() {
 fn object_memory_time_and_wait() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    let _: () = q(&mut con, "SET", &["int", "12345"]);
-    let _: () = q(&mut con, "SET", &["short", "hello"]);
-    let _: () = q(&mut con, "SET", &["long", &"x".repeat(100)]);
+    let _: () = q(&mut con, &["SET", "int", "12345"]);
+    let _: () = q(&mut con, &["SET", "short", "hello"]);
+    let _: () = q(&mut con, &["SET", "long", &"x".repeat(100)]);
     for (key, encoding) in [("int", "int"), ("short", "embstr"), ("long", "raw")] {
         assert_eq!(
-            q::<String>(&mut con, "OBJECT", &["ENCODING", key]),
+            q::<String>(&mut con, &["OBJECT", "ENCODING", key]),
             encoding
         );
     }
     assert_eq!(
-        q::<Option<String>>(&mut con, "OBJECT", &["ENCODING", "nokey"]),
+        q::<Option<String>>(&mut con, &["OBJECT", "ENCODING", "nokey"]),
         None
     );
-    assert_eq!(q::<i64>(&mut con, "OBJECT", &["REFCOUNT", "short"]), 1);
+    assert_eq!(q::<i64>(&mut con, &["OBJECT", "REFCOUNT", "short"]), 1);
     assert_eq!(
-        q::<Option<i64>>(&mut con, "OBJECT", &["REFCOUNT", "nokey"]),
+        q::<Option<i64>>(&mut con, &["OBJECT", "REFCOUNT", "nokey"]),
         None
     );
 
     // LFU by default: a new key starts at 5 and reads raise it.
-    let fresh: i64 = q(&mut con, "OBJECT", &["FREQ", "short"]);
+    let fresh: i64 = q(&mut con, &["OBJECT", "FREQ", "short"]);
     assert!((4..=5).contains(&fresh), "{fresh}");
     for _ in 0..200 {
-        let _: String = q(&mut con, "GET", &["short"]);
+        let _: String = q(&mut con, &["GET", "short"]);
     }
-    let read: i64 = q(&mut con, "OBJECT", &["FREQ", "short"]);
+    let read: i64 = q(&mut con, &["OBJECT", "FREQ", "short"]);
     assert!(read > fresh, "{fresh} -> {read}");
-    assert!(err(&mut con, "OBJECT", &["IDLETIME", "short"])
+    assert!(err(&mut con, &["OBJECT", "IDLETIME", "short"])
         .starts_with("ERR An LFU maxmemory policy is selected, idle time not tracked."));
     // LRU: idle time is tracked instead.
     assert_eq!(
         q::<String>(
             &mut con,
-            "CONFIG",
-            &["SET", "maxmemory-policy", "allkeys-lru"]
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]
         ),
         "OK"
     );
-    let _: () = q(&mut con, "SET", &["lru", "v"]);
-    assert!(q::<i64>(&mut con, "OBJECT", &["IDLETIME", "lru"]) <= 1);
+    let _: () = q(&mut con, &["SET", "lru", "v"]);
+    assert!(q::<i64>(&mut con, &["OBJECT", "IDLETIME", "lru"]) <= 1);
     assert_eq!(
-        q::<Option<i64>>(&mut con, "OBJECT", &["IDLETIME", "nokey"]),
+        q::<Option<i64>>(&mut con, &["OBJECT", "IDLETIME", "nokey"]),
         None
     );
-    assert!(err(&mut con, "OBJECT", &["FREQ", "lru"])
+    assert!(err(&mut con, &["OBJECT", "FREQ", "lru"])
         .starts_with("ERR An LFU maxmemory policy is not selected, access frequency not tracked."));
-    assert!(q::<Vec<String>>(&mut con, "OBJECT", &["HELP"]).len() > 4);
+    assert!(q::<Vec<String>>(&mut con, &["OBJECT", "HELP"]).len() > 4);
 
-    let small: i64 = q(&mut con, "MEMORY", &["USAGE", "short"]);
-    let big: i64 = q(&mut con, "MEMORY", &["USAGE", "long", "SAMPLES", "5"]);
+    let small: i64 = q(&mut con, &["MEMORY", "USAGE", "short"]);
+    let big: i64 = q(&mut con, &["MEMORY", "USAGE", "long", "SAMPLES", "5"]);
     assert!(
         small >= "short".len() as i64 + 5 && big >= small + 90,
         "{small} {big}"
     );
     assert_eq!(
-        q::<Option<i64>>(&mut con, "MEMORY", &["USAGE", "nokey"]),
+        q::<Option<i64>>(&mut con, &["MEMORY", "USAGE", "nokey"]),
         None
     );
 
-    let (secs, micros): (String, String) = q(&mut con, "TIME", &[]);
+    let (secs, micros): (String, String) = q(&mut con, &["TIME"]);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -746,13 +727,13 @@ fn object_memory_time_and_wait() {
     assert!((secs.parse::<i64>().unwrap() - now).abs() <= 2);
     assert!(micros.parse::<u64>().unwrap() < 1_000_000);
 
-    assert_eq!(q::<i64>(&mut con, "WAIT", &["0", "0"]), 0);
+    assert_eq!(q::<i64>(&mut con, &["WAIT", "0", "0"]), 0);
     assert_eq!(
-        err(&mut con, "WAIT", &["0", "-1"]),
+        err(&mut con, &["WAIT", "0", "-1"]),
         "ERR timeout is negative"
     );
     assert_eq!(
-        err(&mut con, "WAIT", &["x", "0"]),
+        err(&mut con, &["WAIT", "x", "0"]),
         "ERR value is not an integer or out of range"
     );
 }
@@ -761,11 +742,11 @@ fn object_memory_time_and_wait() {
 fn slowlog() {
     let node = Node::start(&[]);
     let mut con = node.client();
-    let _: () = q(&mut con, "CONFIG", &["SET", "slowlog-log-slower-than", "0"]);
-    let _: () = q(&mut con, "CLIENT", &["SETNAME", "slowpoke"]);
-    let _: String = q(&mut con, "ECHO", &["hello"]);
-    assert!(q::<i64>(&mut con, "SLOWLOG", &["LEN"]) >= 2);
-    let entries: Vec<Value> = q(&mut con, "SLOWLOG", &["GET", "2"]);
+    let _: () = q(&mut con, &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    let _: () = q(&mut con, &["CLIENT", "SETNAME", "slowpoke"]);
+    let _: String = q(&mut con, &["ECHO", "hello"]);
+    assert!(q::<i64>(&mut con, &["SLOWLOG", "LEN"]) >= 2);
+    let entries: Vec<Value> = q(&mut con, &["SLOWLOG", "GET", "2"]);
     assert_eq!(entries.len(), 2);
     // Newest first: SLOWLOG LEN, then ECHO hello.
     let Value::Array(echo) = &entries[1] else {
@@ -789,28 +770,26 @@ fn slowlog() {
     assert!(text(&echo[4]).starts_with("127.0.0.1:"));
     assert_eq!(text(&echo[5]), "slowpoke");
     assert_eq!(
-        q::<Vec<Value>>(&mut con, "SLOWLOG", &["GET", "-1"]).len() as i64 >= 4,
+        q::<Vec<Value>>(&mut con, &["SLOWLOG", "GET", "-1"]).len() as i64 >= 4,
         true
     );
     assert_eq!(
-        err(&mut con, "SLOWLOG", &["GET", "-2"]),
+        err(&mut con, &["SLOWLOG", "GET", "-2"]),
         "ERR count should be greater than or equal to -1"
     );
     let _: () = q(
         &mut con,
-        "CONFIG",
-        &["SET", "slowlog-log-slower-than", "1000000"],
+        &["CONFIG", "SET", "slowlog-log-slower-than", "1000000"],
     );
-    assert_eq!(q::<String>(&mut con, "SLOWLOG", &["RESET"]), "OK");
-    assert_eq!(q::<i64>(&mut con, "SLOWLOG", &["LEN"]), 0);
+    assert_eq!(q::<String>(&mut con, &["SLOWLOG", "RESET"]), "OK");
+    assert_eq!(q::<i64>(&mut con, &["SLOWLOG", "LEN"]), 0);
     // A negative threshold turns the log off.
     let _: () = q(
         &mut con,
-        "CONFIG",
-        &["SET", "slowlog-log-slower-than", "-1"],
+        &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
     );
-    let _: String = q(&mut con, "PING", &[]);
-    assert_eq!(q::<i64>(&mut con, "SLOWLOG", &["LEN"]), 0);
+    let _: String = q(&mut con, &["PING"]);
+    assert_eq!(q::<i64>(&mut con, &["SLOWLOG", "LEN"]), 0);
 }
 
 #[test]

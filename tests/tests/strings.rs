@@ -3,30 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::{Connection, FromRedisValue, Value};
-use slotcache_tests::{resp, wait_until, Node};
-
-/// Runs a command given as words.
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(con)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// Runs a command that must fail and returns its error line.
-fn err(con: &mut Connection, args: &[&str]) -> String {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    let e = cmd
-        .query::<Value>(con)
-        .expect_err(&format!("{args:?} should fail"));
-    format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
-}
+use redis::Value;
+use slotcache_tests::{err, q, resp, wait_until, Node};
 
 fn unix_ms() -> u64 {
     SystemTime::now()

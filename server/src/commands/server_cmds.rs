@@ -109,83 +109,62 @@ fn write_command_info(ctx: &mut Ctx, spec: &CommandSpec) {
     }
 }
 
+/// One Redis 7 key specification: an index to begin the search at, then
+/// a `find_keys` of `kind` with its numeric parameters.
+fn write_key_spec(
+    out: &mut slotcache_protocol::Reply,
+    flag: &str,
+    begin_index: usize,
+    kind: &str,
+    params: &[(&str, i64)],
+) {
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(1);
+    out.simple(flag);
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(begin_index as i64);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(kind.as_bytes());
+    out.bulk(b"spec");
+    out.map(params.len());
+    for (name, value) in params {
+        out.bulk(name.as_bytes());
+        out.int(*value);
+    }
+}
+
 /// Redis 7 key specifications, in the two forms the table knows.
 fn write_key_specs(out: &mut slotcache_protocol::Reply, keys: &KeySpec, write: bool) {
     let access = if write { "RW" } else { "RO" };
-    let begin = |out: &mut slotcache_protocol::Reply, index: usize| {
-        out.bulk(b"begin_search");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"index");
-        out.bulk(b"spec");
-        out.map(1);
-        out.bulk(b"index");
-        out.int(index as i64);
-    };
     match *keys {
         KeySpec::None => out.array(0),
         KeySpec::Range { first, last, step } => {
             out.array(1);
-            out.map(3);
-            out.bulk(b"flags");
-            out.set(1);
-            out.simple(access);
-            begin(out, first as usize);
-            out.bulk(b"find_keys");
-            out.map(2);
-            out.bulk(b"type");
-            out.bulk(b"range");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"lastkey");
-            out.int(if last < 0 {
-                last as i64
-            } else {
-                (last - first) as i64
-            });
-            out.bulk(b"keystep");
-            out.int(step as i64);
-            out.bulk(b"limit");
-            out.int(0);
+            let lastkey = if last < 0 { last } else { last - first };
+            let params = [
+                ("lastkey", lastkey as i64),
+                ("keystep", step as i64),
+                ("limit", 0),
+            ];
+            write_key_spec(out, access, first as usize, "range", &params);
         }
         KeySpec::NumKeys { count_at, dest } => {
             out.array(1 + dest.is_some() as usize);
             if let Some(d) = dest {
-                out.map(3);
-                out.bulk(b"flags");
-                out.set(1);
-                out.simple("OW");
-                begin(out, d);
-                out.bulk(b"find_keys");
-                out.map(2);
-                out.bulk(b"type");
-                out.bulk(b"range");
-                out.bulk(b"spec");
-                out.map(3);
-                out.bulk(b"lastkey");
-                out.int(0);
-                out.bulk(b"keystep");
-                out.int(1);
-                out.bulk(b"limit");
-                out.int(0);
+                let params = [("lastkey", 0), ("keystep", 1), ("limit", 0)];
+                write_key_spec(out, "OW", d, "range", &params);
             }
-            out.map(3);
-            out.bulk(b"flags");
-            out.set(1);
-            out.simple(access);
-            begin(out, count_at);
-            out.bulk(b"find_keys");
-            out.map(2);
-            out.bulk(b"type");
-            out.bulk(b"keynum");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"keynumidx");
-            out.int(0);
-            out.bulk(b"firstkey");
-            out.int(1);
-            out.bulk(b"keystep");
-            out.int(1);
+            let params = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
+            write_key_spec(out, access, count_at, "keynum", &params);
         }
     }
 }
