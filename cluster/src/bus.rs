@@ -1,0 +1,439 @@
+//! The cluster bus: one outbound link per known node (PING, MEET, FAIL go
+//! out on it, PONGs come back on it), an accept loop answering on inbound
+//! links, and the 10 Hz cron. The state machine is `State`; this file only
+//! moves its messages and persists its configuration.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use crate::node::{flags, NodeId};
+use crate::routing::Routing;
+use crate::state::{Myself, State};
+use crate::wire::{Body, Kind, Message, MAX_FRAME};
+
+pub struct Cluster {
+    shared: Mutex<Shared>,
+    /// Read by every keyed command in cluster mode.
+    pub routing: RwLock<Routing>,
+    conf_path: PathBuf,
+    /// Bound at open, so the bus port is taken before clients can connect;
+    /// served from `start`.
+    listener: Mutex<Option<std::net::TcpListener>>,
+    /// Drops the keys of slots another node took over.
+    on_slots_lost: OnceLock<SlotsLostHook>,
+}
+
+struct Shared {
+    state: State,
+    links: HashMap<NodeId, Link>,
+    next_link: u64,
+}
+
+struct Link {
+    generation: u64,
+    created: u64,
+    tx: mpsc::UnboundedSender<Bytes>,
+}
+
+type SlotsLostHook = Box<dyn Fn(&[u16]) + Send + Sync>;
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Cluster {
+    /// Loads `conf_path` (or starts as a new node with a fresh id), writes
+    /// it back, and binds the bus port on `bind`.
+    pub fn open(
+        conf_path: PathBuf,
+        me: Myself,
+        node_timeout: u64,
+        full_coverage: bool,
+        bind: &str,
+    ) -> Result<Arc<Cluster>, String> {
+        let listener = std::net::TcpListener::bind((bind, me.cport))
+            .and_then(|l| l.set_nonblocking(true).map(|_| l))
+            .map_err(|e| {
+                format!(
+                    "can't listen on the cluster bus port {bind}:{}: {e}",
+                    me.cport
+                )
+            })?;
+        let text = match std::fs::read_to_string(&conf_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(format!("can't read {}: {e}", conf_path.display())),
+        };
+        let state = if text.trim().is_empty() {
+            State::new(&me, node_timeout, full_coverage)
+        } else {
+            State::load(&text, &me, node_timeout, full_coverage, now_ms()).map_err(|e| {
+                format!("corrupted cluster config file {}: {e}", conf_path.display())
+            })?
+        };
+        tracing::info!("cluster node id {}", state.myself);
+        let cluster = Arc::new(Cluster {
+            shared: Mutex::new(Shared {
+                state,
+                links: HashMap::new(),
+                next_link: 0,
+            }),
+            routing: RwLock::new(Routing::empty()),
+            conf_path,
+            listener: Mutex::new(Some(listener)),
+            on_slots_lost: OnceLock::new(),
+        });
+        let mut shared = cluster.shared.lock();
+        cluster
+            .commit(&mut shared)
+            .map_err(|e| format!("can't write the cluster config file: {e}"))?;
+        drop(shared);
+        Ok(cluster)
+    }
+
+    /// Reads the state (CLUSTER NODES, INFO …).
+    pub fn read<R>(&self, f: impl FnOnce(&State, u64) -> R) -> R {
+        f(&self.shared.lock().state, now_ms())
+    }
+
+    /// Runs `f` on the state, then saves, reroutes and sends whatever it
+    /// changed or queued.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut State, u64) -> R) -> R {
+        let mut shared = self.shared.lock();
+        let r = f(&mut shared.state, now_ms());
+        if let Err(e) = self.commit(&mut shared) {
+            tracing::warn!("can't write the cluster config file: {e}");
+        }
+        let lost = std::mem::take(&mut shared.state.lost_slots);
+        drop(shared);
+        self.slots_lost(&lost);
+        r
+    }
+
+    /// Sets what happens to the keys of slots another node took over.
+    pub fn on_slots_lost(&self, f: impl Fn(&[u16]) + Send + Sync + 'static) {
+        let _ = self.on_slots_lost.set(Box::new(f));
+    }
+
+    /// Runs the hook without the state lock held: it locks keyspace slots.
+    fn slots_lost(&self, lost: &[u16]) {
+        if let (false, Some(f)) = (lost.is_empty(), self.on_slots_lost.get()) {
+            f(lost);
+        }
+    }
+
+    fn commit(&self, shared: &mut Shared) -> std::io::Result<()> {
+        let state = &mut shared.state;
+        if state.dirty_routing {
+            state.dirty_routing = false;
+            *self.routing.write() = Routing::build(state);
+        }
+        let mut saved = Ok(());
+        if state.dirty_conf {
+            state.dirty_conf = false;
+            saved = save_atomically(&self.conf_path, &state.conf_text());
+        }
+        for (to, msg) in std::mem::take(&mut state.outbox) {
+            let frame = msg.encode().freeze();
+            let links: Vec<&Link> = match to {
+                Some(id) => shared.links.get(&id).into_iter().collect(),
+                None => shared.links.values().collect(),
+            };
+            for link in links {
+                if link.tx.send(frame.clone()).is_ok() {
+                    state.sent[msg.kind as usize] += 1;
+                    state.bytes_sent += frame.len() as u64;
+                }
+            }
+        }
+        saved
+    }
+
+    /// Starts the accept loop and the cron (once; in a tokio runtime).
+    pub fn start(self: &Arc<Self>) -> std::io::Result<()> {
+        let Some(listener) = self.listener.lock().take() else {
+            return Ok(());
+        };
+        let listener = TcpListener::from_std(listener)?;
+        let accept = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tokio::spawn(Arc::clone(&accept).serve_inbound(stream));
+                    }
+                    Err(e) => {
+                        tracing::warn!("cluster bus accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        tokio::spawn(Arc::clone(self).cron());
+        Ok(())
+    }
+
+    /// Decodes-and-handles one message; returns the encoded reply.
+    fn handle(&self, msg: &Message, len: usize, peer_ip: &str, local_ip: &str) -> Option<Bytes> {
+        self.with_state(|s, now| {
+            s.bytes_received += len as u64;
+            let reply = s.process(msg, peer_ip, local_ip, now)?;
+            s.sent[reply.kind as usize] += 1;
+            let frame = reply.encode().freeze();
+            s.bytes_sent += frame.len() as u64;
+            Some(frame)
+        })
+    }
+
+    async fn serve_inbound(self: Arc<Self>, stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let peer_ip = stream
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let local_ip = stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let (mut rd, mut wr) = stream.into_split();
+        let mut buf = Vec::new();
+        // A malformed frame ends the connection; an unknown sender's frames
+        // are ignored by `State::process`.
+        while let Ok((msg, len)) = read_frame(&mut rd, &mut buf).await {
+            if let Some(reply) = self.handle(&msg, len, &peer_ip, &local_ip) {
+                if wr.write_all(&reply).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn cron(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut iteration = 0u64;
+        loop {
+            tick.tick().await;
+            iteration += 1;
+            let mut shared = self.shared.lock();
+            let now = now_ms();
+            let Shared {
+                state,
+                links,
+                next_link,
+            } = &mut *shared;
+            let to_ping = state.cron(now, iteration);
+            let timeout = state.node_timeout;
+            // A link whose ping has waited half the timeout is replaced: a
+            // wedged connection must not look like a dead node.
+            links.retain(|id, link| {
+                let stale = state.nodes.get(id).is_none_or(|n| {
+                    n.ping_sent != 0
+                        && now.saturating_sub(n.ping_sent) > timeout / 2
+                        && now.saturating_sub(link.created) > timeout
+                });
+                if stale {
+                    if let Some(n) = state.nodes.get_mut(id) {
+                        n.connected = false;
+                    }
+                }
+                !stale
+            });
+            let unlinked: Vec<(NodeId, String, u16, bool)> = state
+                .nodes
+                .values()
+                .filter(|n| {
+                    n.id != state.myself && !n.has(flags::NOADDR) && !links.contains_key(&n.id)
+                })
+                .map(|n| (n.id, n.ip.clone(), n.cport, n.has(flags::MEET)))
+                .collect();
+            for (id, ip, cport, meet) in unlinked {
+                let (tx, rx) = mpsc::unbounded_channel();
+                *next_link += 1;
+                let generation = *next_link;
+                links.insert(
+                    id,
+                    Link {
+                        generation,
+                        created: now,
+                        tx,
+                    },
+                );
+                let kind = if meet { Kind::Meet } else { Kind::Ping };
+                let msg = state.ping(kind, Some(id), now);
+                state.outbox.push((Some(id), msg));
+                tokio::spawn(Arc::clone(&self).run_link(id, generation, ip, cport, rx));
+            }
+            for id in to_ping {
+                let msg = state.ping(Kind::Ping, Some(id), now);
+                state.outbox.push((Some(id), msg));
+            }
+            if let Err(e) = self.commit(&mut shared) {
+                tracing::warn!("can't write the cluster config file: {e}");
+            }
+        }
+    }
+
+    async fn run_link(
+        self: Arc<Self>,
+        id: NodeId,
+        generation: u64,
+        ip: String,
+        cport: u16,
+        mut rx: mpsc::UnboundedReceiver<Bytes>,
+    ) {
+        let timeout = Duration::from_millis(self.shared.lock().state.node_timeout.max(100));
+        let stream =
+            match tokio::time::timeout(timeout, TcpStream::connect((ip.as_str(), cport))).await {
+                Ok(Ok(s)) => s,
+                _ => {
+                    self.link_down(id, generation, true);
+                    return;
+                }
+            };
+        let _ = stream.set_nodelay(true);
+        let local_ip = stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        self.set_connected(id, generation);
+        let (mut rd, mut wr) = stream.into_split();
+        let reader = {
+            let this = Arc::clone(&self);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Ok((msg, len)) = read_frame(&mut rd, &mut buf).await {
+                    this.handle(&msg, len, &ip, &local_ip);
+                }
+                this.link_down(id, generation, false);
+            })
+        };
+        while let Some(frame) = rx.recv().await {
+            if wr.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        reader.abort();
+        self.link_down(id, generation, false);
+    }
+
+    fn set_connected(&self, id: NodeId, generation: u64) {
+        let mut shared = self.shared.lock();
+        if shared
+            .links
+            .get(&id)
+            .is_some_and(|l| l.generation == generation)
+        {
+            if let Some(n) = shared.state.nodes.get_mut(&id) {
+                n.connected = true;
+            }
+        }
+    }
+
+    fn link_down(&self, id: NodeId, generation: u64, connect_failed: bool) {
+        let mut shared = self.shared.lock();
+        if shared
+            .links
+            .get(&id)
+            .is_some_and(|l| l.generation == generation)
+        {
+            shared.links.remove(&id);
+            if connect_failed {
+                shared.state.link_failed(&id, now_ms());
+            } else if let Some(n) = shared.state.nodes.get_mut(&id) {
+                n.connected = false;
+            }
+        }
+    }
+
+    /// CLUSTER MEET: a MEET handshake on the target's bus port, waited for,
+    /// so a refusal (another region) or an unreachable node is reported to
+    /// the user instead of failing silently. Blocks the calling thread.
+    pub fn meet(&self, ip: &str, port: u16, cport: u16) -> Result<(), String> {
+        let addr: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("ERR Invalid node address specified: {ip}:{port}"))?;
+        let target = SocketAddr::new(addr, cport);
+        let (frame, timeout) = self.with_state(|s, now| {
+            s.sent[Kind::Meet as usize] += 1;
+            let frame = s.ping(Kind::Meet, None, now).encode();
+            s.bytes_sent += frame.len() as u64;
+            (
+                frame,
+                Duration::from_millis(s.node_timeout.clamp(500, 5000)),
+            )
+        });
+        let probe = || -> std::io::Result<(Message, usize, String)> {
+            let mut stream = std::net::TcpStream::connect_timeout(&target, timeout)?;
+            stream.set_read_timeout(Some(timeout))?;
+            stream.write_all(&frame)?;
+            let mut len = [0u8; 4];
+            stream.read_exact(&mut len)?;
+            let len = u32::from_be_bytes(len) as usize;
+            if len > MAX_FRAME {
+                return Err(std::io::ErrorKind::InvalidData.into());
+            }
+            let mut body = vec![0u8; len];
+            stream.read_exact(&mut body)?;
+            let msg = Message::decode(&body).ok_or(std::io::ErrorKind::InvalidData)?;
+            Ok((msg, len + 4, stream.local_addr()?.ip().to_string()))
+        };
+        let (reply, len, local_ip) = tokio::task::block_in_place(probe).map_err(|e| {
+            format!("ERR Can't reach {ip}:{port} on its cluster bus port {cport}: {e}")
+        })?;
+        self.with_state(|s, now| {
+            s.bytes_received += len as u64;
+            match (&reply.kind, &reply.body) {
+                (Kind::Reject, Body::Reject(why)) => {
+                    s.received[Kind::Reject as usize] += 1;
+                    Err(why.clone())
+                }
+                (Kind::Pong, _) => {
+                    if reply.sender != s.myself && s.node(&reply.sender).is_none() {
+                        s.add_met(&reply, ip, cport, now);
+                    }
+                    s.process(&reply, ip, &local_ip, now);
+                    Ok(())
+                }
+                _ => Err("ERR Unexpected answer to MEET".into()),
+            }
+        })
+    }
+}
+
+/// Reads one frame; an error for EOF, I/O errors and malformed frames.
+async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<(Message, usize)> {
+    let len = rd.read_u32().await? as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::ErrorKind::InvalidData.into());
+    }
+    buf.resize(len, 0);
+    rd.read_exact(buf).await?;
+    let msg = Message::decode(buf).ok_or(std::io::ErrorKind::InvalidData)?;
+    Ok((msg, len + 4))
+}
+
+/// Writes `text` to a temporary file, syncs it and renames it over `path`,
+/// so a crash leaves the old or the new file, never half of one.
+pub fn save_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp-write");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

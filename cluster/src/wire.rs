@@ -1,0 +1,360 @@
+//! The cluster bus wire format: length-prefixed binary frames.
+//!
+//! `u32 length` (of what follows) `"SCB1"` `u8 type`, then the sender's
+//! header (id, epochs, role, address, region/zone, slots), then the body of
+//! the type. Slots travel as ranges or as a bitmap, whichever is smaller: a
+//! primary of a typical cluster owns one range (4 bytes) where Redis sends
+//! its 2 KB bitmap in every message. Anything that does not decode exactly
+//! is rejected.
+
+use bytes::{BufMut, BytesMut};
+
+use crate::node::{NodeId, SlotSet};
+use crate::SLOT_COUNT;
+
+const MAGIC: &[u8; 4] = b"SCB1";
+/// A frame larger than this is malformed (the largest real one, a bitmap
+/// plus gossip about a few hundred nodes, is far smaller).
+pub const MAX_FRAME: usize = 1 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Ping = 0,
+    Pong = 1,
+    Meet = 2,
+    Fail = 3,
+    /// The answer to a MEET the receiver refuses (another region).
+    Reject = 4,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Ping, Kind::Pong, Kind::Meet, Kind::Fail, Kind::Reject];
+
+    /// As CLUSTER INFO names message types.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Ping => "ping",
+            Kind::Pong => "pong",
+            Kind::Meet => "meet",
+            Kind::Fail => "fail",
+            Kind::Reject => "reject",
+        }
+    }
+
+    fn from_u8(b: u8) -> Option<Kind> {
+        Kind::ALL.get(b as usize).copied()
+    }
+}
+
+/// What a node says about another in PING/PONG/MEET.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gossip {
+    pub id: NodeId,
+    pub ip: String,
+    pub port: u16,
+    pub cport: u16,
+    pub flags: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    Gossip(Vec<Gossip>),
+    /// FAIL: this node is failing.
+    Fail(NodeId),
+    /// REJECT: why.
+    Reject(String),
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: Kind,
+    pub sender: NodeId,
+    pub current_epoch: u64,
+    pub config_epoch: u64,
+    /// MASTER / SLAVE / NOFAILOVER.
+    pub flags: u16,
+    pub master: Option<NodeId>,
+    /// The sender's own idea of its IP ("" when it does not know yet).
+    pub ip: String,
+    pub port: u16,
+    pub cport: u16,
+    pub region: String,
+    pub zone: String,
+    pub slots: SlotSet,
+    pub body: Body,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} from {}", self.kind, self.sender)
+    }
+}
+
+/// At most 255 bytes, cut on a character boundary so it stays UTF-8.
+fn put_str(out: &mut BytesMut, s: &str) {
+    let mut end = s.len().min(255);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let s = &s.as_bytes()[..end];
+    out.put_u8(s.len() as u8);
+    out.put_slice(s);
+}
+
+fn put_slots(out: &mut BytesMut, slots: &SlotSet) {
+    let ranges = slots.ranges();
+    if 2 + ranges.len() * 4 <= SLOT_COUNT / 8 {
+        out.put_u8(0);
+        out.put_u16(ranges.len() as u16);
+        for (a, b) in ranges {
+            out.put_u16(a);
+            out.put_u16(b);
+        }
+    } else {
+        out.put_u8(1);
+        for w in slots.words() {
+            out.put_u64_le(*w);
+        }
+    }
+}
+
+impl Message {
+    /// The whole frame, length prefix included.
+    pub fn encode(&self) -> BytesMut {
+        let mut out = BytesMut::with_capacity(256);
+        out.put_u32(0);
+        out.put_slice(MAGIC);
+        out.put_u8(self.kind as u8);
+        out.put_slice(&self.sender.0);
+        out.put_u64(self.current_epoch);
+        out.put_u64(self.config_epoch);
+        out.put_u16(self.flags);
+        match &self.master {
+            Some(m) => {
+                out.put_u8(1);
+                out.put_slice(&m.0);
+            }
+            None => out.put_u8(0),
+        }
+        put_str(&mut out, &self.ip);
+        out.put_u16(self.port);
+        out.put_u16(self.cport);
+        put_str(&mut out, &self.region);
+        put_str(&mut out, &self.zone);
+        put_slots(&mut out, &self.slots);
+        match &self.body {
+            Body::Gossip(entries) => {
+                out.put_u16(entries.len() as u16);
+                for g in entries {
+                    out.put_slice(&g.id.0);
+                    put_str(&mut out, &g.ip);
+                    out.put_u16(g.port);
+                    out.put_u16(g.cport);
+                    out.put_u16(g.flags);
+                }
+            }
+            Body::Fail(id) => out.put_slice(&id.0),
+            Body::Reject(reason) => put_str(&mut out, reason),
+        }
+        let len = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+        out
+    }
+
+    /// Decodes one frame body (what follows the length prefix).
+    pub fn decode(frame: &[u8]) -> Option<Message> {
+        let mut r = Reader(frame);
+        if r.take(4)? != MAGIC {
+            return None;
+        }
+        let kind = Kind::from_u8(r.u8()?)?;
+        let sender = r.id()?;
+        let current_epoch = r.u64()?;
+        let config_epoch = r.u64()?;
+        let flags = r.u16()?;
+        let master = match r.u8()? {
+            0 => None,
+            1 => Some(r.id()?),
+            _ => return None,
+        };
+        let ip = r.string()?;
+        let port = r.u16()?;
+        let cport = r.u16()?;
+        let region = r.string()?;
+        let zone = r.string()?;
+        let slots = r.slots()?;
+        let body = match kind {
+            Kind::Ping | Kind::Pong | Kind::Meet => {
+                let n = r.u16()?;
+                let mut entries = Vec::with_capacity(n.min(1024) as usize);
+                for _ in 0..n {
+                    entries.push(Gossip {
+                        id: r.id()?,
+                        ip: r.string()?,
+                        port: r.u16()?,
+                        cport: r.u16()?,
+                        flags: r.u16()?,
+                    });
+                }
+                Body::Gossip(entries)
+            }
+            Kind::Fail => Body::Fail(r.id()?),
+            Kind::Reject => Body::Reject(r.string()?),
+        };
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(Message {
+            kind,
+            sender,
+            current_epoch,
+            config_epoch,
+            flags,
+            master,
+            ip,
+            port,
+            cport,
+            region,
+            zone,
+            slots,
+            body,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn id(&mut self) -> Option<NodeId> {
+        NodeId::parse(self.take(40)?)
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.u8()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+    fn slots(&mut self) -> Option<SlotSet> {
+        match self.u8()? {
+            0 => {
+                let mut set = SlotSet::default();
+                for _ in 0..self.u16()? {
+                    let (a, b) = (self.u16()?, self.u16()?);
+                    if a > b || b as usize >= SLOT_COUNT {
+                        return None;
+                    }
+                    (a..=b).for_each(|s| {
+                        set.insert(s);
+                    });
+                }
+                Some(set)
+            }
+            1 => {
+                let mut words = [0u64; SLOT_COUNT / 64];
+                for w in words.iter_mut() {
+                    *w = u64::from_le_bytes(self.take(8)?.try_into().ok()?);
+                }
+                Some(SlotSet::from_words(words))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(body: Body) -> Message {
+        let mut slots = SlotSet::default();
+        (0..=5460).for_each(|s| {
+            slots.insert(s);
+        });
+        Message {
+            kind: Kind::Ping,
+            sender: NodeId::random(),
+            current_epoch: 7,
+            config_epoch: 3,
+            flags: crate::node::flags::MASTER,
+            master: None,
+            ip: "127.0.0.1".into(),
+            port: 7000,
+            cport: 17000,
+            region: "eu".into(),
+            zone: "eu-1a".into(),
+            slots,
+            body,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_size() {
+        let g = Gossip {
+            id: NodeId::random(),
+            ip: "10.0.0.2".into(),
+            port: 7001,
+            cport: 17001,
+            flags: 1,
+        };
+        let m = sample(Body::Gossip(vec![g.clone(), g]));
+        let frame = m.encode();
+        assert_eq!(Message::decode(&frame[4..]), Some(m));
+        // A ping with one slot range and two gossip entries: far below
+        // Redis's 2 KB header.
+        assert!(frame.len() < 300, "{}", frame.len());
+    }
+
+    #[test]
+    fn long_text_is_cut_on_a_char_boundary() {
+        let mut m = sample(Body::Gossip(vec![]));
+        m.zone = "é".repeat(200);
+        let decoded = Message::decode(&m.encode()[4..]).unwrap();
+        assert_eq!(decoded.zone, "é".repeat(127));
+    }
+
+    #[test]
+    fn bitmap_when_fragmented() {
+        let mut m = sample(Body::Fail(NodeId::random()));
+        m.kind = Kind::Fail;
+        m.slots = SlotSet::default();
+        (0..16384).step_by(2).for_each(|s| {
+            m.slots.insert(s);
+        });
+        let frame = m.encode();
+        assert!(frame.len() < 2200);
+        assert_eq!(Message::decode(&frame[4..]), Some(m));
+    }
+
+    #[test]
+    fn malformed_is_rejected() {
+        let mut m = sample(Body::Reject("no".into()));
+        m.kind = Kind::Reject;
+        let frame = m.encode();
+        assert!(Message::decode(&frame[4..]).is_some());
+        let body = &frame[4..];
+        for cut in 0..body.len() {
+            assert!(Message::decode(&body[..cut]).is_none());
+        }
+        let mut extra = body.to_vec();
+        extra.push(0);
+        assert!(Message::decode(&extra).is_none());
+        let mut bad = body.to_vec();
+        bad[0] = b'X';
+        assert!(Message::decode(&bad).is_none());
+    }
+}
