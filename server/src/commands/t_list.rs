@@ -1,0 +1,499 @@
+//! List commands, the blocking pops included (their waiting is in
+//! `crate::blocking`). A list is never left empty: the command that takes
+//! its last element deletes the key, as in Redis.
+
+use slotcache_protocol::{Argv, Reply};
+
+use super::{int_arg, is, parse_i64, CmdError, CmdResult, Ctx, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
+use crate::blocking;
+use crate::db::object::{End, List};
+use crate::db::{drop_in_background, Locked, Object};
+
+pub const HANDLERS: &[(&str, super::Handler)] = &[
+    ("lpush", lpush),
+    ("rpush", rpush),
+    ("lpushx", lpushx),
+    ("rpushx", rpushx),
+    ("lpop", lpop),
+    ("rpop", rpop),
+    ("llen", llen),
+    ("lrange", lrange),
+    ("lindex", lindex),
+    ("lset", lset),
+    ("linsert", linsert),
+    ("lrem", lrem),
+    ("ltrim", ltrim),
+    ("lpos", lpos),
+    ("lmove", lmove),
+    ("rpoplpush", rpoplpush),
+    ("blpop", blpop),
+    ("brpop", brpop),
+    ("blmove", blmove),
+    ("brpoplpush", brpoplpush),
+];
+
+/// The list at `key` for a read (counts a hit or a miss); None when absent.
+fn read<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a List>, CmdError> {
+    match keys.get(key) {
+        None => Ok(None),
+        Some(entry) => match entry.object() {
+            Some(Object::List(l)) => Ok(Some(l)),
+            _ => Err(WRONGTYPE),
+        },
+    }
+}
+
+/// The list at `key` for a write; None when absent (never empty).
+fn existing<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a mut List>, CmdError> {
+    match keys.peek(key) {
+        None => Ok(None),
+        Some(entry) => match entry.object_mut() {
+            Some(Object::List(l)) => Ok(Some(l)),
+            _ => Err(WRONGTYPE),
+        },
+    }
+}
+
+/// Pushes onto the list at `key`, creating it if absent; returns the length.
+fn push_to<V: Into<Box<[u8]>>>(
+    keys: &mut Locked,
+    key: &[u8],
+    end: End,
+    values: impl IntoIterator<Item = V>,
+) -> Result<usize, CmdError> {
+    if let Some(list) = existing(keys, key)? {
+        values.into_iter().for_each(|v| list.push(end, v));
+        return Ok(list.len());
+    }
+    let mut list = List::default();
+    values.into_iter().for_each(|v| list.push(end, v));
+    let len = list.len();
+    keys.set_object(key, Object::List(list), None);
+    Ok(len)
+}
+
+/// LEFT or RIGHT.
+fn end_arg(arg: &[u8]) -> Result<End, CmdError> {
+    if is(arg, "left") {
+        Ok(End::Head)
+    } else if is(arg, "right") {
+        Ok(End::Tail)
+    } else {
+        Err(SYNTAX)
+    }
+}
+
+/// A possibly negative index into a list of `len`, if it falls inside.
+fn index(len: usize, i: i64) -> Option<usize> {
+    let i = if i < 0 { len as i64 + i } else { i };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+/// LRANGE/LTRIM's `start stop`, clamped to the list: None when empty.
+fn range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
+}
+
+// ---- Push and pop ------------------------------------------------------------
+
+/// LPUSH, RPUSH, and with `only_existing` LPUSHX and RPUSHX.
+fn push(ctx: &mut Ctx, argv: &Argv, end: End, only_existing: bool) -> CmdResult {
+    let key = argv.get(1);
+    let len = if only_existing && !ctx.keys.exists(key) {
+        0
+    } else {
+        push_to(&mut ctx.keys, key, end, argv.tail(2).iter())?
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn lpush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    push(ctx, argv, End::Head, false)
+}
+
+fn rpush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    push(ctx, argv, End::Tail, false)
+}
+
+fn lpushx(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    push(ctx, argv, End::Head, true)
+}
+
+fn rpushx(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    push(ctx, argv, End::Tail, true)
+}
+
+/// LPOP and RPOP: one element as a bulk string, or with a count an array
+/// of up to that many, in the order they were popped.
+fn pop(ctx: &mut Ctx, argv: &Argv, end: End) -> CmdResult {
+    let count = match argv.len() {
+        2 => None,
+        3 => Some(
+            parse_i64(argv.get(2))
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(CmdError::Static(
+                    "ERR value is out of range, must be positive",
+                ))?,
+        ),
+        _ => {
+            return Err(CmdError::Owned(format!(
+                "ERR wrong number of arguments for '{}' command",
+                ctx.cmd.spec.name
+            )))
+        }
+    };
+    let key = argv.get(1);
+    let Some(list) = existing(&mut ctx.keys, key)? else {
+        match count {
+            Some(_) => ctx.out.null_array(),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    match count {
+        None => ctx.out.bulk(&list.pop(end).expect("lists are never empty")),
+        Some(n) => {
+            let n = n.min(list.len());
+            ctx.out.array(n);
+            for _ in 0..n {
+                ctx.out.bulk(&list.pop(end).expect("counted"));
+            }
+        }
+    }
+    if list.is_empty() {
+        ctx.keys.remove(key);
+    }
+    Ok(())
+}
+
+fn lpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    pop(ctx, argv, End::Head)
+}
+
+fn rpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    pop(ctx, argv, End::Tail)
+}
+
+// ---- Reading -----------------------------------------------------------------
+
+fn llen(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let len = read(&mut ctx.keys, argv.get(1))?.map_or(0, |l| l.len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn lrange(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let (start, stop) = (int_arg(argv.get(2))?, int_arg(argv.get(3))?);
+    let list = read(&mut ctx.keys, argv.get(1))?;
+    match list.and_then(|l| range(l.len(), start, stop).map(|r| (l, r))) {
+        None => ctx.out.array(0),
+        Some((list, (start, stop))) => {
+            ctx.out.array(stop - start + 1);
+            for v in list.range(start, stop) {
+                ctx.out.bulk(v);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lindex(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let Some(list) = read(&mut ctx.keys, argv.get(1))? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let i = int_arg(argv.get(2))?;
+    match index(list.len(), i).and_then(|i| list.get(i)) {
+        Some(v) => ctx.out.bulk(v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// LPOS key element [RANK rank] [COUNT num] [MAXLEN len]: without COUNT
+/// the index of the match (or null), with it an array of indexes.
+fn lpos(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0usize);
+    let mut i = 3;
+    while i < argv.len() {
+        if i + 1 >= argv.len() {
+            return Err(SYNTAX);
+        }
+        let (opt, value) = (argv.get(i), argv.get(i + 1));
+        let non_negative = |msg| {
+            parse_i64(value)
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or(CmdError::Static(msg))
+        };
+        if is(opt, "rank") {
+            rank = int_arg(value)?;
+            if rank == i64::MIN {
+                return Err(CmdError::Static("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+            }
+            if rank == 0 {
+                return Err(CmdError::Static("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
+            }
+        } else if is(opt, "count") {
+            count = Some(non_negative("ERR COUNT can't be negative")?);
+        } else if is(opt, "maxlen") {
+            maxlen = non_negative("ERR MAXLEN can't be negative")?;
+        } else {
+            return Err(SYNTAX);
+        }
+        i += 2;
+    }
+    let Some(list) = read(&mut ctx.keys, argv.get(1))? else {
+        match count {
+            Some(_) => ctx.out.array(0),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let element = argv.get(2);
+    let len = list.len();
+    let scan = if maxlen == 0 { len } else { maxlen.min(len) };
+    // A negative rank scans, and counts matches, from the tail.
+    let from_tail = rank < 0;
+    let mut found = (0..scan)
+        .map(|i| if from_tail { len - 1 - i } else { i })
+        .filter(|&i| list.get(i) == Some(element))
+        .skip(rank.unsigned_abs() as usize - 1);
+    match count {
+        None => match found.next() {
+            Some(i) => ctx.out.int(i as i64),
+            None => ctx.out.null(),
+        },
+        Some(n) => {
+            let n = if n == 0 { usize::MAX } else { n };
+            let hits: Vec<usize> = found.take(n).collect();
+            ctx.out.array(hits.len());
+            for i in hits {
+                ctx.out.int(i as i64);
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- Changing elements -------------------------------------------------------
+
+fn lset(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let Some(list) = existing(&mut ctx.keys, argv.get(1))? else {
+        return Err(NO_SUCH_KEY);
+    };
+    let i = int_arg(argv.get(2))?;
+    match index(list.len(), i) {
+        Some(i) => list.set(i, argv.get(3)),
+        None => return Err(CmdError::Static("ERR index out of range")),
+    };
+    ctx.out.ok();
+    Ok(())
+}
+
+fn linsert(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let after = if is(argv.get(2), "after") {
+        true
+    } else if is(argv.get(2), "before") {
+        false
+    } else {
+        return Err(SYNTAX);
+    };
+    let Some(list) = existing(&mut ctx.keys, argv.get(1))? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let pivot = argv.get(3);
+    let found = list.iter().position(|v| v == pivot);
+    match found {
+        Some(at) => {
+            list.insert(at + after as usize, argv.get(4));
+            ctx.out.int(list.len() as i64);
+        }
+        None => ctx.out.int(-1),
+    }
+    Ok(())
+}
+
+/// LREM key count element: count > 0 removes the first `count` matches,
+/// < 0 the last, 0 all of them.
+fn lrem(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let count = int_arg(argv.get(2))?;
+    let key = argv.get(1);
+    let Some(list) = existing(&mut ctx.keys, key)? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let from = if count < 0 { End::Tail } else { End::Head };
+    let removed = list.remove_matching(argv.get(3), count.unsigned_abs() as usize, from);
+    if list.is_empty() {
+        ctx.keys.remove(key);
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn ltrim(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let (start, stop) = (int_arg(argv.get(2))?, int_arg(argv.get(3))?);
+    let key = argv.get(1);
+    if let Some(list) = existing(&mut ctx.keys, key)? {
+        let removed = list.trim(range(list.len(), start, stop));
+        if removed.len() > super::LAZYFREE_THRESHOLD {
+            drop_in_background(removed);
+        }
+        if list.is_empty() {
+            ctx.keys.remove(key);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+// ---- Moving between lists ----------------------------------------------------
+
+/// Pops from `src` at `from`, pushes onto `dst` at `to` and replies with
+/// the element; false, with nothing replied, when `src` is empty. `dst`'s
+/// type is checked before anything moves.
+fn move_element(
+    keys: &mut Locked,
+    out: &mut Reply,
+    (src, from): (&[u8], End),
+    (dst, to): (&[u8], End),
+) -> Result<bool, CmdError> {
+    if existing(keys, src)?.is_none() {
+        return Ok(false);
+    }
+    if src != dst {
+        existing(keys, dst)?;
+    }
+    let list = existing(keys, src)?.expect("checked above");
+    let value = list.pop(from).expect("lists are never empty");
+    out.bulk(&value);
+    if src == dst {
+        list.push(to, value);
+        return Ok(true);
+    }
+    if list.is_empty() {
+        keys.remove(src);
+    }
+    push_to(keys, dst, to, [value])?;
+    Ok(true)
+}
+
+fn lmove_generic(ctx: &mut Ctx, argv: &Argv, from: End, to: End) -> CmdResult {
+    let (src, dst) = (argv.get(1), argv.get(2));
+    if !move_element(&mut ctx.keys, &mut ctx.out, (src, from), (dst, to))? {
+        ctx.out.null();
+    }
+    Ok(())
+}
+
+fn lmove(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let (from, to) = (end_arg(argv.get(3))?, end_arg(argv.get(4))?);
+    lmove_generic(ctx, argv, from, to)
+}
+
+fn rpoplpush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    lmove_generic(ctx, argv, End::Tail, End::Head)
+}
+
+// ---- Blocking ----------------------------------------------------------------
+
+/// BLPOP and BRPOP key [key …] timeout: pops from the first non-empty key
+/// and replies [key, element]; with all empty, blocks (or, where blocking
+/// is not allowed, answers as a timeout would).
+fn blocking_pop(ctx: &mut Ctx, argv: &Argv, end: End) -> CmdResult {
+    let last = argv.len() - 1;
+    let timeout = blocking::timeout_arg(argv.get(last))?;
+    for key in argv.tail(1).iter().take(last - 1) {
+        if let Some(list) = existing(&mut ctx.keys, key)? {
+            let value = list.pop(end).expect("lists are never empty");
+            ctx.out.array(2);
+            ctx.out.bulk(key);
+            ctx.out.bulk(&value);
+            if list.is_empty() {
+                ctx.keys.remove(key);
+            }
+            return Ok(());
+        }
+    }
+    if ctx.may_block {
+        blocking::block(
+            ctx,
+            argv,
+            argv.tail(1).iter().take(last - 1),
+            "list",
+            timeout,
+        );
+    } else {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+fn blpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    blocking_pop(ctx, argv, End::Head)
+}
+
+fn brpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    blocking_pop(ctx, argv, End::Tail)
+}
+
+/// BLMOVE and BRPOPLPUSH: LMOVE, blocking while the source is empty.
+fn blmove_generic(ctx: &mut Ctx, argv: &Argv, from: End, to: End, timeout_at: usize) -> CmdResult {
+    let timeout = blocking::timeout_arg(argv.get(timeout_at))?;
+    let (src, dst) = (argv.get(1), argv.get(2));
+    if move_element(&mut ctx.keys, &mut ctx.out, (src, from), (dst, to))? {
+        return Ok(());
+    }
+    if ctx.may_block {
+        blocking::block(ctx, argv, [src], "list", timeout);
+    } else {
+        ctx.out.null();
+    }
+    Ok(())
+}
+
+fn blmove(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let (from, to) = (end_arg(argv.get(3))?, end_arg(argv.get(4))?);
+    blmove_generic(ctx, argv, from, to, 5)
+}
+
+fn brpoplpush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    blmove_generic(ctx, argv, End::Tail, End::Head, 3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_clamp_like_redis() {
+        assert_eq!(range(5, 0, -1), Some((0, 4)));
+        assert_eq!(range(5, -100, 100), Some((0, 4)));
+        assert_eq!(range(5, 3, 1), None);
+        assert_eq!(range(5, 5, 10), None);
+        assert_eq!(range(5, -2, -1), Some((3, 4)));
+        assert_eq!(range(5, i64::MIN, i64::MAX), Some((0, 4)));
+        assert_eq!(range(0, 0, -1), None);
+    }
+
+    #[test]
+    fn indexes_from_either_end() {
+        assert_eq!(index(3, 0), Some(0));
+        assert_eq!(index(3, -1), Some(2));
+        assert_eq!(index(3, 3), None);
+        assert_eq!(index(3, -4), None);
+        assert_eq!(index(3, i64::MIN), None);
+    }
+}
