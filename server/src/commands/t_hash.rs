@@ -233,10 +233,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 }
 
 fn hscan(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let cursor = std::str::from_utf8(argv.get(2))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::Static("ERR invalid cursor"))?;
+    let cursor = super::t_set::scan_cursor(argv.get(2))?;
     // As Redis: a missing key answers an empty scan before options are read.
     let Some(h) = read(&mut ctx.keys, argv.get(1))? else {
         ctx.out.array(2);
@@ -244,32 +241,10 @@ fn hscan(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let mut pattern = None;
-    let mut count = 10;
-    let mut values = true;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = i + 1 < argv.len();
-        if is(argv.get(i), "match") && more {
-            let p = argv.get(i + 1);
-            // `*` matches everything: skip the matching.
-            pattern = (p != b"*").then_some(p);
-            i += 2;
-        } else if is(argv.get(i), "count") && more {
-            count = int_arg(argv.get(i + 1))?;
-            if count < 1 {
-                return Err(SYNTAX);
-            }
-            i += 2;
-        } else if is(argv.get(i), "novalues") {
-            values = false;
-            i += 1;
-        } else {
-            return Err(SYNTAX);
-        }
-    }
+    let (pattern, count, novalues) = super::t_set::scan_options_with(argv, true)?;
+    let values = !novalues;
     let mut found = Vec::new();
-    let next = h.scan(cursor, count as usize, |f, v| {
+    let next = h.scan(cursor, count, |f, v| {
         if pattern.is_none_or(|p| glob_match(p, f, false)) {
             found.push((f, v));
         }

@@ -1,5 +1,6 @@
-//! The hash type's table: field → value, with a scan cursor that keeps
-//! Redis's HSCAN guarantee (a field present for the whole iteration is
+//! The table behind hashes (field → value), big sets (member → ()) and
+//! sorted sets (member → score), with a scan cursor that keeps Redis's
+//! HSCAN/SSCAN/ZSCAN guarantee (a field present for the whole iteration is
 //! returned at least once) whatever inserts, deletes and resizes happen
 //! between calls.
 //!
@@ -24,7 +25,46 @@ use smallvec::SmallVec;
 
 type Field = Box<[u8]>;
 
-type Shard = HashTable<(Field, Field)>;
+type Shard<V> = HashTable<(Field, V)>;
+
+/// What a dict can hold, and how readers see it: a hash's value as a byte
+/// slice, a score by value.
+pub trait DictValue {
+    type Ref<'a>: Copy
+    where
+        Self: 'a;
+    fn view(&self) -> Self::Ref<'_>;
+    /// Heap bytes the value owns, for MEMORY USAGE.
+    fn heap_size(&self) -> usize;
+}
+
+impl DictValue for Box<[u8]> {
+    type Ref<'a> = &'a [u8];
+    fn view(&self) -> &[u8] {
+        self
+    }
+    fn heap_size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl DictValue for () {
+    type Ref<'a> = ();
+    fn view(&self) {}
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+impl DictValue for f64 {
+    type Ref<'a> = f64;
+    fn view(&self) -> f64 {
+        *self
+    }
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
 
 /// Shards split when they hold this many fields on average, so a hash up
 /// to Redis's listpack size (128) is one shard and HSCAN returns it whole.
@@ -34,14 +74,14 @@ const SHRINK_AT: usize = 32;
 /// Shard bits come from hash bits 32..56, below hashbrown's top-7-bit tag.
 const MAX_SHARDS: usize = 1 << 24;
 
-pub struct Dict {
+pub struct Dict<V = Box<[u8]>> {
     /// A power of two of them; a field lives in `shard_of(hash)`.
-    shards: SmallVec<[Shard; 1]>,
+    shards: SmallVec<[Shard<V>; 1]>,
     len: usize,
     hasher: DefaultHashBuilder,
 }
 
-impl Default for Dict {
+impl<V> Default for Dict<V> {
     fn default() -> Self {
         let mut shards = SmallVec::new();
         shards.push(Shard::new());
@@ -58,7 +98,7 @@ fn shard_of(hash: u64, shards: usize) -> usize {
     (hash >> 32) as usize & (shards - 1)
 }
 
-impl Dict {
+impl<V: DictValue> Dict<V> {
     #[inline]
     fn hash(&self, field: &[u8]) -> u64 {
         self.hasher.hash_one(field)
@@ -72,45 +112,37 @@ impl Dict {
         self.len == 0
     }
 
-    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+    pub fn get(&self, field: &[u8]) -> Option<V::Ref<'_>> {
         let hash = self.hash(field);
         self.shards[shard_of(hash, self.shards.len())]
             .find(hash, |(f, _)| **f == *field)
-            .map(|(_, v)| &**v)
+            .map(|(_, v)| v.view())
     }
 
     pub fn contains(&self, field: &[u8]) -> bool {
         self.get(field).is_some()
     }
 
-    /// Sets `field` to `value`; true when the field is new.
-    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        self.store(field, value, true)
-    }
-
-    /// Sets `field` only if it is absent; true when it was set.
-    pub fn set_if_absent(&mut self, field: &[u8], value: &[u8]) -> bool {
-        self.store(field, value, false)
-    }
-
-    fn store(&mut self, field: &[u8], value: &[u8], overwrite: bool) -> bool {
+    /// Inserts `field` with the value `make` builds from `arg` when it is
+    /// absent, or hands the existing value and `arg` to `update`; true when
+    /// the field is new.
+    pub fn upsert<T>(
+        &mut self,
+        field: &[u8],
+        arg: T,
+        make: impl FnOnce(T) -> V,
+        update: impl FnOnce(&mut V, T),
+    ) -> bool {
         let hash = self.hash(field);
         let hasher = &self.hasher;
         let at = shard_of(hash, self.shards.len());
         match self.shards[at].entry(hash, |(f, _)| **f == *field, |(f, _)| hasher.hash_one(&**f)) {
             Entry::Occupied(mut o) => {
-                if overwrite {
-                    let slot = &mut o.get_mut().1;
-                    if slot.len() == value.len() {
-                        slot.copy_from_slice(value);
-                    } else {
-                        *slot = value.into();
-                    }
-                }
+                update(&mut o.get_mut().1, arg);
                 false
             }
             Entry::Vacant(v) => {
-                v.insert((field.into(), value.into()));
+                v.insert((field.into(), make(arg)));
                 self.len += 1;
                 if self.len > GROW_AT * self.shards.len() && self.shards.len() < MAX_SHARDS {
                     self.reshard(self.shards.len() * 2);
@@ -120,16 +152,26 @@ impl Dict {
         }
     }
 
+    /// Sets `field` to `value`; true when the field is new.
+    pub fn insert(&mut self, field: &[u8], value: V) -> bool {
+        self.upsert(field, value, |v| v, |slot, v| *slot = v)
+    }
+
     /// Removes `field`; true when it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
+        self.take(field).is_some()
+    }
+
+    /// Removes `field` and returns its value.
+    pub fn take(&mut self, field: &[u8]) -> Option<V> {
         let hash = self.hash(field);
         let n = self.shards.len();
         let hasher = &self.hasher;
         let shard = &mut self.shards[shard_of(hash, n)];
         let Ok(found) = shard.find_entry(hash, |(f, _)| **f == *field) else {
-            return false;
+            return None;
         };
-        found.remove();
+        let ((_, value), _) = found.remove();
         self.len -= 1;
         if n > 1 && self.len < SHRINK_AT * n {
             self.reshard(n / 2);
@@ -138,14 +180,14 @@ impl Dict {
             // fields inside one shard cannot confuse a cursor.
             shard.shrink_to(shard.len() * 2, |(f, _)| hasher.hash_one(&**f));
         }
-        true
+        Some(value)
     }
 
     /// Rebuilds with `n` shards (double or half the current count).
     fn reshard(&mut self, n: usize) {
         let hasher = &self.hasher;
         let per_shard = self.len / n + self.len / n / 4;
-        let mut next: SmallVec<[Shard; 1]> =
+        let mut next: SmallVec<[Shard<V>; 1]> =
             (0..n).map(|_| Shard::with_capacity(per_shard)).collect();
         for shard in self.shards.drain(..) {
             for item in shard {
@@ -156,22 +198,23 @@ impl Dict {
         self.shards = next;
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], V::Ref<'_>)> + '_ {
         self.shards
             .iter()
             .flat_map(|s| s.iter())
-            .map(|(f, v)| (&**f, &**v))
+            .map(|(f, v)| (&**f, v.view()))
     }
 
-    /// One HSCAN step: emits whole shards from `cursor` on until at least
-    /// `count` fields were emitted, and returns the next cursor (0: done).
+    /// One HSCAN/SSCAN/ZSCAN step: emits whole shards from `cursor` on
+    /// until at least `count` fields were emitted, and returns the next
+    /// cursor (0: done).
     /// This is Redis's dictScan: the cursor's low bits name a shard, and it
     /// advances by incrementing its bit-reversed value.
     pub fn scan<'a>(
         &'a self,
         cursor: u64,
         count: usize,
-        mut emit: impl FnMut(&'a [u8], &'a [u8]),
+        mut emit: impl FnMut(&'a [u8], V::Ref<'a>),
     ) -> u64 {
         let mask = (self.shards.len() - 1) as u64;
         let mut v = cursor;
@@ -179,7 +222,7 @@ impl Dict {
         loop {
             let shard = &self.shards[(v & mask) as usize];
             for (f, value) in shard.iter() {
-                emit(f, value);
+                emit(f, value.view());
             }
             emitted += shard.len();
             // Set the bits above the mask so the increment carries through
@@ -192,9 +235,27 @@ impl Dict {
         }
     }
 
+    /// A random field, None when empty: a random non-empty shard, then a
+    /// random field of it. Shards hold similar numbers of fields, so this is
+    /// close to uniform (as Redis's dictGetFairRandomKey) and costs
+    /// O(shard size) where `positions` costs O(shards).
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&[u8], V::Ref<'_>)> {
+        if self.len == 0 {
+            return None;
+        }
+        loop {
+            let shard = &self.shards[rng.gen_range(0..self.shards.len())];
+            if !shard.is_empty() {
+                let (f, v) = shard.iter().nth(rng.gen_range(0..shard.len()))?;
+                return Some((f, v.view()));
+            }
+        }
+    }
+
     /// Random access by position (0..len, in iteration order), for
-    /// HRANDFIELD: O(shards) to build, O(log shards + shard size) per get.
-    pub fn positions(&self) -> Positions<'_> {
+    /// HRANDFIELD and SRANDMEMBER: O(shards) to build, O(log shards + shard
+    /// size) per get.
+    pub fn positions(&self) -> Positions<'_, V> {
         let mut starts = Vec::with_capacity(self.shards.len());
         let mut at = 0;
         for s in &self.shards {
@@ -207,7 +268,7 @@ impl Dict {
     /// Heap bytes held, for MEMORY USAGE.
     pub fn memory_usage(&self) -> usize {
         let spilled = if self.shards.spilled() {
-            self.shards.capacity() * std::mem::size_of::<Shard>()
+            self.shards.capacity() * std::mem::size_of::<Shard<V>>()
         } else {
             0
         };
@@ -217,19 +278,49 @@ impl Dict {
                 .iter()
                 .map(|s| s.allocation_size())
                 .sum::<usize>()
-            + self.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
+            + self
+                .shards
+                .iter()
+                .flat_map(|s| s.iter())
+                .map(|(f, v)| f.len() + v.heap_size())
+                .sum::<usize>()
     }
 }
 
-pub struct Positions<'a> {
-    dict: &'a Dict,
+/// The hash type's byte-string values.
+impl Dict<Box<[u8]>> {
+    /// Sets `field` to `value`, reusing the old value's bytes when they fit;
+    /// true when the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        self.upsert(
+            field,
+            value,
+            |v| v.into(),
+            |slot, value| {
+                if slot.len() == value.len() {
+                    slot.copy_from_slice(value);
+                } else {
+                    *slot = value.into();
+                }
+            },
+        )
+    }
+
+    /// Sets `field` only if it is absent; true when it was set.
+    pub fn set_if_absent(&mut self, field: &[u8], value: &[u8]) -> bool {
+        self.upsert(field, value, |v| v.into(), |_, _| {})
+    }
+}
+
+pub struct Positions<'a, V> {
+    dict: &'a Dict<V>,
     /// Position of each shard's first field.
     starts: Vec<usize>,
 }
 
-impl<'a> Positions<'a> {
+impl<'a, V: DictValue> Positions<'a, V> {
     /// The field and value at `pos`, which must be below the dict's length.
-    pub fn get(&self, pos: usize) -> (&'a [u8], &'a [u8]) {
+    pub fn get(&self, pos: usize) -> (&'a [u8], V::Ref<'a>) {
         // The last shard starting at or before `pos` holds it (empty shards
         // share their start with the next one).
         let s = self.starts.partition_point(|&start| start <= pos) - 1;
@@ -237,7 +328,7 @@ impl<'a> Positions<'a> {
             .iter()
             .nth(pos - self.starts[s])
             .expect("position below the dict's length");
-        (f, v)
+        (f, v.view())
     }
 }
 

@@ -1,0 +1,1042 @@
+//! The sorted-set type: member → score in a `Dict` (O(1) ZSCORE, and the
+//! dict's sound ZSCAN cursor) plus a skip list ordered by (score, member)
+//! whose links carry spans, as Redis's does, so finding a rank, the element
+//! at a rank, or the ends of a score or lex range is O(log n), and a range
+//! of k elements is walked or removed in O(log n + k).
+//!
+//! Layout, for few cache misses: nodes are grouped by height, and the tier
+//! of height h keeps each node's h links side by side (as Redis keeps them
+//! inline in its node). A link also carries the score of the node it points
+//! to, so a search reads only the links of the node it stands on: one miss
+//! per step forward, none per step down, and members are read only on
+//! equal scores. Nodes are named by (height, slot) in a u32; freed slots
+//! are reused, and the tiers are rebuilt compactly once most slots are free.
+//! An empty list allocates nothing; tiers appear as nodes need them.
+
+use std::cmp::Ordering;
+
+use rand::Rng;
+
+use super::dict::Dict;
+
+/// Enough for 4^32 elements at Redis's p = 1/4.
+const MAX_LEVEL: usize = 32;
+/// A node name: height - 1 in the top 5 bits, the slot in its tier below.
+const SLOT_BITS: u32 = 27;
+const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
+/// No node (past the end), and the header, whose links are kept apart.
+/// As nodes they would be of height 32 in the last slots, which that tier
+/// never reaches.
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = u32::MAX - 1;
+/// Redis's zset-max-listpack-entries and zset-max-listpack-value defaults.
+const LISTPACK_ENTRIES: usize = 128;
+const LISTPACK_VALUE: usize = 64;
+/// Free slots tolerated before a rebuild is considered.
+const COMPACT_MIN_FREE: usize = 64;
+
+#[inline]
+fn height(node: u32) -> usize {
+    (node >> SLOT_BITS) as usize + 1
+}
+
+#[inline]
+fn slot(node: u32) -> usize {
+    (node & SLOT_MASK) as usize
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    next: u32,
+    /// Level-0 steps from this node to `next` (to the end when NIL).
+    span: u32,
+    /// `next`'s score.
+    score: f64,
+}
+
+const UNLINKED: Link = Link {
+    next: NIL,
+    span: 0,
+    score: 0.0,
+};
+
+/// The nodes of one height.
+#[derive(Default)]
+struct Tier {
+    /// `height` links per slot.
+    links: Vec<Link>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+}
+
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    /// The previous node at level 0; NIL for the first.
+    prev: u32,
+}
+
+/// A range of elements, by score or by member. `member` is only called
+/// by lex ranges, so score searches never read members.
+pub trait Range {
+    /// Whether the element is not below the range's start.
+    fn above_min<'m>(&self, score: f64, member: impl FnOnce() -> &'m [u8]) -> bool;
+    /// Whether the element is not past the range's end.
+    fn below_max<'m>(&self, score: f64, member: impl FnOnce() -> &'m [u8]) -> bool;
+    /// Whether no element can be in the range.
+    fn is_empty(&self) -> bool;
+}
+
+/// `min`/`max` of ZRANGEBYSCORE, `(` making an end exclusive.
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub min_ex: bool,
+    pub max_ex: bool,
+}
+
+impl Range for ScoreRange {
+    fn above_min<'m>(&self, score: f64, _: impl FnOnce() -> &'m [u8]) -> bool {
+        if self.min_ex {
+            score > self.min
+        } else {
+            score >= self.min
+        }
+    }
+
+    fn below_max<'m>(&self, score: f64, _: impl FnOnce() -> &'m [u8]) -> bool {
+        if self.max_ex {
+            score < self.max
+        } else {
+            score <= self.max
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.min_ex || self.max_ex))
+    }
+}
+
+/// One end of ZRANGEBYLEX's range: `-`, `+`, `[member` or `(member`.
+#[derive(Clone, Copy, Debug)]
+pub enum LexBound<'a> {
+    Min,
+    Max,
+    Incl(&'a [u8]),
+    Excl(&'a [u8]),
+}
+
+impl LexBound<'_> {
+    /// Orders bounds as values: `-` below every member, `+` above.
+    fn cmp_value(&self, other: &LexBound) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+
+    fn key(&self) -> (u8, &[u8]) {
+        match *self {
+            LexBound::Min => (0, &[]),
+            LexBound::Incl(m) | LexBound::Excl(m) => (1, m),
+            LexBound::Max => (2, &[]),
+        }
+    }
+
+    /// `-` and `+` count as exclusive, as in Redis, so `[- -]` is empty.
+    fn exclusive(&self) -> bool {
+        !matches!(self, LexBound::Incl(_))
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LexRange<'a> {
+    pub min: LexBound<'a>,
+    pub max: LexBound<'a>,
+}
+
+impl Range for LexRange<'_> {
+    fn above_min<'m>(&self, _: f64, member: impl FnOnce() -> &'m [u8]) -> bool {
+        match self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Incl(m) => member() >= m,
+            LexBound::Excl(m) => member() > m,
+        }
+    }
+
+    fn below_max<'m>(&self, _: f64, member: impl FnOnce() -> &'m [u8]) -> bool {
+        match self.max {
+            LexBound::Max => true,
+            LexBound::Min => false,
+            LexBound::Incl(m) => member() <= m,
+            LexBound::Excl(m) => member() < m,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self.min.cmp_value(&self.max) {
+            Ordering::Greater => true,
+            Ordering::Equal => self.min.exclusive() || self.max.exclusive(),
+            Ordering::Less => false,
+        }
+    }
+}
+
+/// Each level is kept with probability 1/4 (Redis's ZSKIPLIST_P): two
+/// random bits per level.
+fn random_level() -> usize {
+    let bits: u64 = rand::thread_rng().gen();
+    (1 + bits.trailing_zeros() as usize / 2).min(MAX_LEVEL)
+}
+
+struct SkipList {
+    /// The header's links, one per level ever used.
+    head: Vec<Link>,
+    /// `tiers[h - 1]` holds the nodes of height h.
+    tiers: Vec<Tier>,
+    tail: u32,
+    /// Levels in use (at least 1).
+    level: usize,
+    len: usize,
+    /// Free slots over all tiers.
+    free: usize,
+}
+
+impl SkipList {
+    fn new() -> SkipList {
+        SkipList {
+            head: Vec::new(),
+            tiers: Vec::new(),
+            tail: NIL,
+            level: 1,
+            len: 0,
+            free: 0,
+        }
+    }
+
+    #[inline]
+    fn link(&self, x: u32, i: usize) -> Link {
+        if x == HEAD {
+            return self.head.get(i).copied().unwrap_or(UNLINKED);
+        }
+        let h = height(x);
+        self.tiers[h - 1].links[slot(x) * h + i]
+    }
+
+    #[inline]
+    fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
+        if x == HEAD {
+            if self.head.len() <= i {
+                self.head.resize(i + 1, UNLINKED);
+            }
+            return &mut self.head[i];
+        }
+        let h = height(x);
+        &mut self.tiers[h - 1].links[slot(x) * h + i]
+    }
+
+    #[inline]
+    fn node(&self, x: u32) -> &Node {
+        &self.tiers[height(x) - 1].nodes[slot(x)]
+    }
+
+    #[inline]
+    fn node_mut(&mut self, x: u32) -> &mut Node {
+        &mut self.tiers[height(x) - 1].nodes[slot(x)]
+    }
+
+    #[inline]
+    fn score(&self, x: u32) -> f64 {
+        self.node(x).score
+    }
+
+    #[inline]
+    fn member(&self, x: u32) -> &[u8] {
+        &self.node(x).member
+    }
+
+    #[inline]
+    fn prev(&self, x: u32) -> u32 {
+        self.node(x).prev
+    }
+
+    #[inline]
+    fn set_prev(&mut self, x: u32, prev: u32) {
+        self.node_mut(x).prev = prev;
+    }
+
+    /// A new unlinked node of `height`.
+    fn alloc(&mut self, height: usize, member: Box<[u8]>, score: f64) -> u32 {
+        if self.tiers.len() < height {
+            self.tiers.resize_with(height, Tier::default);
+        }
+        let tier = &mut self.tiers[height - 1];
+        let node = Node {
+            member,
+            score,
+            prev: NIL,
+        };
+        let at = match tier.free.pop() {
+            Some(at) => {
+                let at = at as usize;
+                tier.links[at * height..(at + 1) * height].fill(UNLINKED);
+                tier.nodes[at] = node;
+                self.free -= 1;
+                at
+            }
+            None => {
+                let at = tier.nodes.len();
+                assert!(at < SLOT_MASK as usize - 1, "sorted set too large");
+                tier.links.extend(std::iter::repeat_n(UNLINKED, height));
+                tier.nodes.push(node);
+                at
+            }
+        };
+        ((height as u32 - 1) << SLOT_BITS) | at as u32
+    }
+
+    /// Frees an unlinked node's slot, returning its member.
+    fn release(&mut self, x: u32) -> Box<[u8]> {
+        let tier = &mut self.tiers[height(x) - 1];
+        tier.free.push(slot(x) as u32);
+        self.free += 1;
+        std::mem::take(&mut tier.nodes[slot(x)].member)
+    }
+
+    /// Whether `link` leads to a node before (score, member).
+    #[inline]
+    fn leads_before(&self, link: Link, score: f64, member: &[u8]) -> bool {
+        link.next != NIL
+            && (link.score < score || (link.score == score && self.member(link.next) < member))
+    }
+
+    /// The last node before (score, member) at each level, and its rank
+    /// (elements up to and including it).
+    fn predecessors(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0; MAX_LEVEL];
+        let (mut x, mut traversed) = (HEAD, 0);
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if !self.leads_before(l, score, member) {
+                    break;
+                }
+                traversed += l.span;
+                x = l.next;
+            }
+            update[i] = x;
+            rank[i] = traversed;
+        }
+        (update, rank)
+    }
+
+    /// Inserts an element that is not in the list.
+    fn insert(&mut self, score: f64, member: Box<[u8]>) {
+        let (mut update, mut rank) = self.predecessors(score, &member);
+        let level = random_level();
+        if level > self.level {
+            for i in self.level..level {
+                update[i] = HEAD;
+                rank[i] = 0;
+                self.link_mut(HEAD, i).span = self.len as u32;
+            }
+            self.level = level;
+        }
+        let id = self.alloc(level, member, score);
+        for i in 0..level {
+            let before = self.link(update[i], i);
+            let steps = rank[0] - rank[i];
+            *self.link_mut(id, i) = Link {
+                span: before.span - steps,
+                ..before
+            };
+            *self.link_mut(update[i], i) = Link {
+                next: id,
+                span: steps + 1,
+                score,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
+            self.link_mut(u, i).span += 1;
+        }
+        self.set_prev(id, if update[0] == HEAD { NIL } else { update[0] });
+        match self.link(id, 0).next {
+            NIL => self.tail = id,
+            next => self.set_prev(next, id),
+        }
+        self.len += 1;
+    }
+
+    /// Unlinks node `x`, given its predecessors at every level.
+    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let old = self.link(u, i);
+            *self.link_mut(u, i) = if old.next == x {
+                let through = self.link(x, i);
+                Link {
+                    span: old.span + through.span - 1,
+                    ..through
+                }
+            } else {
+                Link {
+                    span: old.span - 1,
+                    ..old
+                }
+            };
+        }
+        let (prev, next) = (self.prev(x), self.link(x, 0).next);
+        match next {
+            NIL => self.tail = prev,
+            next => self.set_prev(next, prev),
+        }
+        while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+    }
+
+    /// Removes the element at (score, member), which must be in the list.
+    fn remove(&mut self, score: f64, member: &[u8]) {
+        let (update, _) = self.predecessors(score, member);
+        let x = self.link(update[0], 0).next;
+        debug_assert!(x != NIL && self.member(x) == member);
+        self.unlink(x, &update);
+        self.release(x);
+    }
+
+    /// Moves `member` from `old` to `new`; in place when its neighbours
+    /// still bracket the new score, as Redis does.
+    fn rescore(&mut self, old: f64, member: &[u8], new: f64) {
+        let (update, _) = self.predecessors(old, member);
+        let x = self.link(update[0], 0).next;
+        debug_assert!(x != NIL && self.member(x) == member);
+        let (prev, next) = (self.prev(x), self.link(x, 0));
+        if (prev == NIL || self.score(prev) < new) && (next.next == NIL || next.score > new) {
+            self.node_mut(x).score = new;
+            // The links into `x` carry its score.
+            for (i, &u) in update.iter().enumerate().take(height(x)) {
+                self.link_mut(u, i).score = new;
+            }
+            return;
+        }
+        self.unlink(x, &update);
+        let member = self.release(x);
+        self.insert(new, member);
+    }
+
+    /// The 0-based rank of an element in the list.
+    fn rank(&self, score: f64, member: &[u8]) -> usize {
+        self.predecessors(score, member).1[0] as usize
+    }
+
+    /// The node at a 0-based rank, NIL past the end.
+    fn at_rank(&self, rank: usize) -> u32 {
+        if rank >= self.len {
+            return NIL;
+        }
+        let target = rank as u32 + 1;
+        let (mut x, mut traversed) = (HEAD, 0);
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if l.next == NIL || traversed + l.span > target {
+                    break;
+                }
+                traversed += l.span;
+                x = l.next;
+            }
+            if traversed == target {
+                return x;
+            }
+        }
+        unreachable!("rank {rank} below length {}", self.len)
+    }
+
+    /// The ranks of the first and last elements in `range`.
+    fn span(&self, range: &impl Range) -> Option<(usize, usize)> {
+        if range.is_empty() || self.len == 0 {
+            return None;
+        }
+        let (mut x, mut first) = (HEAD, 0);
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if l.next == NIL || range.above_min(l.score, || self.member(l.next)) {
+                    break;
+                }
+                first += l.span;
+                x = l.next;
+            }
+        }
+        let start = self.link(x, 0);
+        if start.next == NIL || !range.below_max(start.score, || self.member(start.next)) {
+            return None;
+        }
+        let (mut x, mut last) = (HEAD, 0);
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if l.next == NIL || !range.below_max(l.score, || self.member(l.next)) {
+                    break;
+                }
+                last += l.span;
+                x = l.next;
+            }
+        }
+        Some((first as usize, last as usize - 1))
+    }
+
+    /// Removes the elements ranked `first..=last`, handing each member to
+    /// `removed`.
+    fn remove_ranks(&mut self, first: usize, last: usize, mut removed: impl FnMut(&[u8])) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let (mut x, mut traversed) = (HEAD, 0);
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if l.next == NIL || (traversed + l.span) as usize > first {
+                    break;
+                }
+                traversed += l.span;
+                x = l.next;
+            }
+            update[i] = x;
+        }
+        // Predecessors stay valid as the nodes after them go one by one.
+        let mut x = self.link(x, 0).next;
+        for _ in first..=last {
+            if x == NIL {
+                break;
+            }
+            let next = self.link(x, 0).next;
+            self.unlink(x, &update);
+            removed(&self.release(x));
+            x = next;
+        }
+    }
+
+    /// Rebuilds the tiers without free slots once most of them are free,
+    /// so a set that shrank gives its memory back. O(len), after at least
+    /// len removals.
+    fn compact_if_sparse(&mut self) {
+        if self.free < COMPACT_MIN_FREE || self.free < self.len {
+            return;
+        }
+        let mut old = std::mem::replace(self, SkipList::new());
+        let level = old.level;
+        // The last node linked at each level, and its position (1-based).
+        let mut last = [HEAD; MAX_LEVEL];
+        let mut last_pos = [0u32; MAX_LEVEL];
+        let (mut x, mut pos) = (old.link(HEAD, 0).next, 0u32);
+        while x != NIL {
+            let (next, score) = (old.link(x, 0).next, old.score(x));
+            let member = std::mem::take(&mut old.node_mut(x).member);
+            pos += 1;
+            let id = self.alloc(height(x), member, score);
+            self.set_prev(id, if pos == 1 { NIL } else { last[0] });
+            for i in 0..height(x) {
+                *self.link_mut(last[i], i) = Link {
+                    next: id,
+                    span: pos - last_pos[i],
+                    score,
+                };
+                last[i] = id;
+                last_pos[i] = pos;
+            }
+            x = next;
+        }
+        for i in 0..level {
+            *self.link_mut(last[i], i) = Link {
+                span: pos - last_pos[i],
+                ..UNLINKED
+            };
+        }
+        self.level = level;
+        self.len = pos as usize;
+        self.tail = if pos == 0 { NIL } else { last[0] };
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.head.capacity() * std::mem::size_of::<Link>()
+            + self.tiers.capacity() * std::mem::size_of::<Tier>()
+            + self
+                .tiers
+                .iter()
+                .map(|t| {
+                    t.links.capacity() * std::mem::size_of::<Link>()
+                        + t.nodes.capacity() * std::mem::size_of::<Node>()
+                        + t.free.capacity() * std::mem::size_of::<u32>()
+                        + t.nodes.iter().map(|n| n.member.len()).sum::<usize>()
+                })
+                .sum::<usize>()
+    }
+}
+
+/// Elements in rank order from a starting node, forwards or backwards.
+pub struct Walk<'a> {
+    list: &'a SkipList,
+    at: u32,
+    rev: bool,
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = (&'a [u8], f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at == NIL {
+            return None;
+        }
+        let x = self.at;
+        self.at = if self.rev {
+            self.list.prev(x)
+        } else {
+            self.list.link(x, 0).next
+        };
+        Some((self.list.member(x), self.list.score(x)))
+    }
+}
+
+/// ZADD's conditions (Redis's ZADD_IN_* flags).
+#[derive(Default, Clone, Copy)]
+pub struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub incr: bool,
+}
+
+/// What `ZSet::add` did to a member.
+#[derive(Debug, PartialEq)]
+pub enum Added {
+    New,
+    Updated,
+    /// Given its own score again: processed, nothing changed.
+    Unchanged,
+    /// Left alone by NX, XX, GT or LT.
+    Skipped,
+}
+
+/// An increment whose result is not a number (inf + -inf).
+#[derive(Debug)]
+pub struct NotANumber;
+
+pub struct ZSet {
+    scores: Dict<f64>,
+    list: SkipList,
+    /// What Redis would still hold as a listpack: never more than 128
+    /// members nor one over 64 bytes (it converts once, for good).
+    small: bool,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet {
+            scores: Dict::default(),
+            list: SkipList::new(),
+            small: true,
+        }
+    }
+}
+
+impl ZSet {
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member)
+    }
+
+    /// Sets `member`'s score (never NaN); true when the member is new.
+    pub fn set(&mut self, member: &[u8], score: f64) -> bool {
+        matches!(
+            self.add(member, score, AddFlags::default()),
+            Ok((Added::New, _))
+        )
+    }
+
+    /// ZADD's step for one member (Redis's zsetAdd): applies `score` (with
+    /// `incr`, added to the current one) under `flags`. Returns what
+    /// happened and the member's score after it, or an error when the sum
+    /// is not a number. One dict lookup unless XX is set.
+    pub fn add(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        flags: AddFlags,
+    ) -> Result<(Added, f64), NotANumber> {
+        // An existing member's new score, None when the flags leave it.
+        let rescore = |current: f64| {
+            if flags.nx {
+                return Ok(None);
+            }
+            let new = if flags.incr { current + score } else { score };
+            if new.is_nan() {
+                return Err(NotANumber);
+            }
+            let refused = (flags.lt && new >= current) || (flags.gt && new <= current);
+            Ok((!refused).then_some(new))
+        };
+        if flags.xx {
+            let Some(current) = self.score(member) else {
+                return Ok((Added::Skipped, 0.0));
+            };
+            return Ok(match rescore(current)? {
+                None => (Added::Skipped, current),
+                Some(new) if new == current => (Added::Unchanged, new),
+                Some(new) => {
+                    self.set(member, new);
+                    (Added::Updated, new)
+                }
+            });
+        }
+        let mut outcome = Ok((Added::New, score));
+        let list = &mut self.list;
+        let new_member = self.scores.upsert(
+            member,
+            score,
+            |score| score,
+            |current, _| {
+                outcome = rescore(*current).map(|new| match new {
+                    None => (Added::Skipped, *current),
+                    Some(new) if new == *current => (Added::Unchanged, new),
+                    Some(new) => {
+                        list.rescore(*current, member, new);
+                        *current = new;
+                        (Added::Updated, new)
+                    }
+                });
+            },
+        );
+        if new_member {
+            self.list.insert(score, member.into());
+            if self.len() > LISTPACK_ENTRIES || member.len() > LISTPACK_VALUE {
+                self.small = false;
+            }
+        }
+        outcome
+    }
+
+    /// Removes `member`; true when it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let Some(score) = self.scores.take(member) else {
+            return false;
+        };
+        self.list.remove(score, member);
+        self.list.compact_if_sparse();
+        true
+    }
+
+    /// `member`'s 0-based rank by ascending score, and its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let score = self.scores.get(member)?;
+        Some((self.list.rank(score, member), score))
+    }
+
+    /// Elements from the one ranked `rank` on, ascending or (`rev`)
+    /// descending; empty when `rank` is past the end.
+    pub fn walk(&self, rank: usize, rev: bool) -> Walk<'_> {
+        Walk {
+            list: &self.list,
+            at: self.list.at_rank(rank),
+            rev,
+        }
+    }
+
+    /// Every element, ascending.
+    pub fn iter(&self) -> Walk<'_> {
+        Walk {
+            list: &self.list,
+            at: self.list.link(HEAD, 0).next,
+            rev: false,
+        }
+    }
+
+    /// The ranks of the first and last elements in `range`, None if none is.
+    pub fn span(&self, range: &impl Range) -> Option<(usize, usize)> {
+        self.list.span(range)
+    }
+
+    /// Removes the elements ranked `first..=last` (clamped to the set).
+    pub fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
+        let before = self.len();
+        let scores = &mut self.scores;
+        self.list.remove_ranks(first, last, |member| {
+            scores.remove(member);
+        });
+        self.list.compact_if_sparse();
+        before - self.len()
+    }
+
+    /// One ZSCAN step (see `Dict::scan`).
+    pub fn scan<'a>(&'a self, cursor: u64, count: usize, emit: impl FnMut(&'a [u8], f64)) -> u64 {
+        self.scores.scan(cursor, count, emit)
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        if self.small {
+            "listpack"
+        } else {
+            "skiplist"
+        }
+    }
+
+    /// Heap bytes held, for MEMORY USAGE.
+    pub fn memory_usage(&self) -> usize {
+        self.scores.memory_usage() + self.list.memory_usage()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    /// Checks every link's span and score and the back links against
+    /// level 0.
+    fn check(list: &SkipList) {
+        let mut order = Vec::new();
+        let mut x = list.link(HEAD, 0).next;
+        let mut prev = NIL;
+        while x != NIL {
+            assert_eq!(list.prev(x), prev);
+            order.push(x);
+            prev = x;
+            x = list.link(x, 0).next;
+        }
+        assert_eq!(order.len(), list.len);
+        assert_eq!(list.tail, prev);
+        let pos = |id: u32| {
+            if id == HEAD {
+                0
+            } else {
+                order.iter().position(|&o| o == id).unwrap() + 1
+            }
+        };
+        for i in 0..list.level {
+            let mut x = HEAD;
+            loop {
+                let l = list.link(x, i);
+                let to = if l.next == NIL {
+                    list.len + 1
+                } else {
+                    pos(l.next)
+                };
+                let expected = to - pos(x) - (l.next == NIL) as usize;
+                assert_eq!(l.span as usize, expected, "span at level {i}");
+                if l.next == NIL {
+                    break;
+                }
+                assert_eq!(l.score, list.score(l.next), "cached score at level {i}");
+                x = l.next;
+            }
+        }
+        for w in order.windows(2) {
+            let a = (list.score(w[0]), list.member(w[0]));
+            let b = (list.score(w[1]), list.member(w[1]));
+            assert!(a < b);
+        }
+        let used: usize = list
+            .tiers
+            .iter()
+            .map(|t| t.nodes.len() - t.free.len())
+            .sum();
+        assert_eq!(used, list.len, "every used slot is linked");
+    }
+
+    /// The sorted (score, member) pairs a naive model holds.
+    type Model = Vec<(f64, Vec<u8>)>;
+
+    fn model_set(model: &mut Model, member: &[u8], score: f64) {
+        model.retain(|(_, m)| m != member);
+        let at = model.partition_point(|(s, m)| (*s, m.as_slice()) < (score, member));
+        model.insert(at, (score, member.to_vec()));
+    }
+
+    fn elements(z: &ZSet) -> Model {
+        z.iter().map(|(m, s)| (s, m.to_vec())).collect()
+    }
+
+    #[test]
+    fn matches_a_sorted_vec_under_random_operations() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut z = ZSet::default();
+        let mut model: Model = Vec::new();
+        for step in 0..20_000 {
+            let member = format!("m{}", rng.gen_range(0..400)).into_bytes();
+            // Few distinct scores, so ties ordered by member are common.
+            let score = rng.gen_range(0..50) as f64 / 2.0;
+            match rng.gen_range(0..10) {
+                0..=4 => {
+                    let new = z.score(&member).is_none();
+                    assert_eq!(z.set(&member, score), new);
+                    model_set(&mut model, &member, score);
+                }
+                5 | 6 => {
+                    let had = model.iter().any(|(_, m)| *m == member);
+                    assert_eq!(z.remove(&member), had);
+                    model.retain(|(_, m)| *m != member);
+                }
+                7 => {
+                    if !model.is_empty() {
+                        let a = rng.gen_range(0..model.len());
+                        // Now and then most of the set, so the tiers get rebuilt.
+                        let width = if rng.gen_ratio(1, 30) { 400 } else { 5 };
+                        let b = (a + rng.gen_range(0..width)).min(model.len() - 1);
+                        assert_eq!(z.remove_ranks(a, b), b - a + 1);
+                        model.drain(a..=b);
+                    }
+                }
+                8 => {
+                    let (lo, hi) = (score, score + rng.gen_range(0..10) as f64);
+                    let range = ScoreRange {
+                        min: lo,
+                        max: hi,
+                        min_ex: rng.gen(),
+                        max_ex: rng.gen(),
+                    };
+                    let inside: Vec<usize> = (0..model.len())
+                        .filter(|&i| {
+                            range.above_min(model[i].0, || &[][..])
+                                && range.below_max(model[i].0, || &[][..])
+                        })
+                        .collect();
+                    let expected = inside.first().map(|&f| (f, *inside.last().unwrap()));
+                    assert_eq!(z.span(&range), expected, "{range:?}");
+                }
+                _ => {
+                    if let Some(i) = (!model.is_empty()).then(|| rng.gen_range(0..model.len())) {
+                        let (s, m) = &model[i];
+                        assert_eq!(z.rank(m), Some((i, *s)));
+                        assert_eq!(z.walk(i, false).next(), Some((&m[..], *s)));
+                        let back: Vec<_> = z.walk(i, true).map(|(m, _)| m.to_vec()).collect();
+                        let expected: Vec<_> =
+                            model[..=i].iter().rev().map(|(_, m)| m.clone()).collect();
+                        assert_eq!(back, expected);
+                    }
+                }
+            }
+            assert_eq!(z.len(), model.len());
+            if step % 500 == 0 {
+                check(&z.list);
+                assert_eq!(elements(&z), model);
+            }
+        }
+        check(&z.list);
+        assert_eq!(elements(&z), model);
+    }
+
+    #[test]
+    fn add_follows_zadd_flags() {
+        let mut z = ZSet::default();
+        let flags = |nx, xx, gt, lt, incr| AddFlags {
+            nx,
+            xx,
+            gt,
+            lt,
+            incr,
+        };
+        let none = AddFlags::default();
+        assert_eq!(z.add(b"a", 1.0, none).unwrap(), (Added::New, 1.0));
+        assert_eq!(z.add(b"a", 1.0, none).unwrap(), (Added::Unchanged, 1.0));
+        assert_eq!(z.add(b"a", 2.0, none).unwrap(), (Added::Updated, 2.0));
+        let nx = flags(true, false, false, false, false);
+        assert_eq!(z.add(b"a", 5.0, nx).unwrap().0, Added::Skipped);
+        assert_eq!(z.add(b"b", 5.0, nx).unwrap(), (Added::New, 5.0));
+        let xx = flags(false, true, false, false, false);
+        assert_eq!(z.add(b"c", 1.0, xx).unwrap().0, Added::Skipped);
+        assert_eq!(z.score(b"c"), None);
+        assert_eq!(z.add(b"b", 0.5, xx).unwrap(), (Added::Updated, 0.5));
+        let gt = flags(false, false, true, false, false);
+        assert_eq!(z.add(b"a", 1.0, gt).unwrap().0, Added::Skipped);
+        assert_eq!(z.add(b"a", 3.0, gt).unwrap(), (Added::Updated, 3.0));
+        let lt_incr = flags(false, false, false, true, true);
+        assert_eq!(z.add(b"a", 1.0, lt_incr).unwrap().0, Added::Skipped);
+        assert_eq!(z.add(b"a", -1.0, lt_incr).unwrap(), (Added::Updated, 2.0));
+        let incr = flags(false, false, false, false, true);
+        assert_eq!(z.add(b"a", f64::INFINITY, incr).unwrap().1, f64::INFINITY);
+        assert!(z.add(b"a", f64::NEG_INFINITY, incr).is_err());
+        assert_eq!(z.score(b"a"), Some(f64::INFINITY));
+        let order: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
+        assert_eq!(order, [b"b".to_vec(), b"a".to_vec()]);
+        check(&z.list);
+    }
+
+    #[test]
+    fn lex_ranges() {
+        let mut z = ZSet::default();
+        for m in ["a", "b", "c", "d", "e"] {
+            z.set(m.as_bytes(), 0.0);
+        }
+        let span = |min, max| z.span(&LexRange { min, max });
+        use LexBound::*;
+        assert_eq!(span(Min, Max), Some((0, 4)));
+        assert_eq!(span(Incl(b"b"), Excl(b"d")), Some((1, 2)));
+        assert_eq!(span(Excl(b"b"), Incl(b"d")), Some((2, 3)));
+        assert_eq!(span(Excl(b"a0"), Max), Some((1, 4)));
+        assert_eq!(span(Incl(b"c"), Incl(b"c")), Some((2, 2)));
+        assert_eq!(span(Incl(b"c"), Excl(b"c")), None);
+        assert_eq!(span(Min, Min), None);
+        assert_eq!(span(Max, Max), None);
+        assert_eq!(span(Incl(b"z"), Max), None);
+        assert_eq!(span(Incl(b"d"), Incl(b"b")), None);
+    }
+
+    #[test]
+    fn rescoring_keeps_order_and_infinities_sort_at_the_ends() {
+        let mut z = ZSet::default();
+        z.set(b"a", 1.0);
+        z.set(b"b", 2.0);
+        z.set(b"c", f64::INFINITY);
+        z.set(b"d", f64::NEG_INFINITY);
+        assert!(!z.set(b"a", 3.0));
+        let order: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
+        assert_eq!(
+            order,
+            [b"d".to_vec(), b"b".to_vec(), b"a".to_vec(), b"c".to_vec()]
+        );
+        assert!(!z.set(b"a", 2.5)); // stays between its neighbours: in place
+        assert_eq!(z.rank(b"a"), Some((2, 2.5)));
+        check(&z.list);
+    }
+
+    #[test]
+    fn encoding_turns_to_skiplist_for_good() {
+        let mut z = ZSet::default();
+        for i in 0..LISTPACK_ENTRIES {
+            z.set(format!("{i}").as_bytes(), i as f64);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        z.set(b"one more", 0.0);
+        assert_eq!(z.encoding(), "skiplist");
+        z.remove(b"one more");
+        assert_eq!(z.encoding(), "skiplist");
+        let mut z = ZSet::default();
+        z.set(&[b'x'; LISTPACK_VALUE + 1], 0.0);
+        assert_eq!(z.encoding(), "skiplist");
+    }
+
+    #[test]
+    fn arena_is_compacted_after_mass_removal() {
+        let mut z = ZSet::default();
+        for i in 0..10_000 {
+            z.set(format!("m{i}").as_bytes(), (i % 100) as f64);
+        }
+        let full = z.list.memory_usage();
+        assert_eq!(z.remove_ranks(0, 9_899), 9_900);
+        for i in 0..50 {
+            let m = z.walk(0, false).next().unwrap().0.to_vec();
+            assert!(z.remove(&m), "{i}");
+        }
+        assert_eq!(z.len(), 50);
+        assert!(z.list.memory_usage() < full / 10);
+        check(&z.list);
+        let ranks: Vec<_> = (0..50)
+            .map(|r| z.walk(r, false).next().unwrap().1)
+            .collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]));
+    }
+}
