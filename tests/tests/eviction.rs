@@ -266,6 +266,94 @@ fn lowering_maxmemory_evicts_down_to_it() {
     every_key_accounted_for(&mut con, 20_000);
 }
 
+/// A one-pass scan through a cache-aside client: GET each key, and SET it
+/// on the miss.
+fn scan(con: &mut redis::Connection, keys: &[String]) {
+    for chunk in keys.chunks(200) {
+        let mut pipe = redis::pipe();
+        for key in chunk {
+            pipe.cmd("GET").arg(key).ignore();
+            pipe.cmd("SET").arg(key).arg(&VALUE[..]).ignore();
+        }
+        pipe.query::<()>(con).unwrap();
+    }
+}
+
+/// A set read often, then a scan of 25 MB through a 10 MB cache: what is
+/// left of the set under `policy` (set by CONFIG SET after start).
+fn hot_left_after_scan(policy: &str) -> f64 {
+    let node = start("allkeys-lru", "10mb");
+    let mut con = node.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg(policy)
+        .query(&mut con)
+        .unwrap();
+    let set: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(set, ["maxmemory-policy", policy]);
+    let hot = names("hot", 200);
+    write(&mut con, &hot, None);
+    for _ in 0..20 {
+        alive(&mut con, &hot);
+    }
+    // The LRU clock counts seconds: the set is now the least recently used.
+    std::thread::sleep(Duration::from_millis(1100));
+    let cold = names("scan", 25_000);
+    scan(&mut con, &cold);
+    let hot_left = survival(&alive(&mut con, &hot));
+    let cold_left = survival(&alive(&mut con, &cold));
+    eprintln!("{policy}: hot survived {hot_left:.3}, scanned keys {cold_left:.3}");
+    assert!(cold_left <= 0.5, "scanned keys survived {cold_left}");
+    // Refused writes count as evicted keys: none is lost from the books.
+    every_key_accounted_for(&mut con, 25_200);
+    hot_left
+}
+
+#[test]
+fn allkeys_tinylfu_keeps_a_frequently_read_set_through_a_scan() {
+    let tinylfu = hot_left_after_scan("allkeys-tinylfu");
+    let lru = hot_left_after_scan("allkeys-lru");
+    assert!(tinylfu >= 0.95, "tinylfu kept {tinylfu} of the set");
+    assert!(lru <= 0.5, "lru kept {lru} of the set");
+}
+
+#[test]
+fn allkeys_tinylfu_stores_every_write_when_memory_is_not_full() {
+    let node = start("allkeys-tinylfu", "4mb");
+    let mut con = node.client();
+    // Fill, so that new keys never read are refused.
+    scan(&mut con, &names("fill", 8_000));
+    let evicted = info_field(&mut con, "stats", "evicted_keys");
+    assert!(evicted > 1_000, "evicted_keys {evicted}");
+    // Overwriting a key held is never refused.
+    let held = (0..8_000)
+        .map(|i| format!("fill:{i}"))
+        .find(|k| alive(&mut con, std::slice::from_ref(k))[0])
+        .expect("some key is held");
+    let _: () = redis::cmd("SET")
+        .arg(&held)
+        .arg("new")
+        .query(&mut con)
+        .unwrap();
+    let got: String = redis::cmd("GET").arg(&held).query(&mut con).unwrap();
+    assert_eq!(got, "new");
+    // With the limit lifted every new key is stored again.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("0")
+        .query(&mut con)
+        .unwrap();
+    let fresh = names("fresh", 100);
+    write(&mut con, &fresh, None);
+    assert_eq!(survival(&alive(&mut con, &fresh)), 1.0);
+}
+
 /// Each key written is either still there or counted evicted, once the
 /// background evictor (which may still be finishing a pass) is done.
 fn every_key_accounted_for(con: &mut redis::Connection, written: u64) {

@@ -1,12 +1,16 @@
 //! Per-entry access metadata, as Redis keeps it in its 24-bit `lru` field:
 //! under an LFU policy, 16 bits of minutes (last decrement) and an 8-bit
 //! logarithmic counter; otherwise the last access time in seconds.
+//! `allkeys-tinylfu` keeps the LFU counter, but its clock counts periods of
+//! reads instead of minutes (advanced by `evict.rs`), and reads are also
+//! counted in the slots' frequency sketches (`sketch.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
 use rand::Rng;
 
 use crate::clock;
+use crate::config::Policy;
 
 /// New keys start here so they are not evicted before they can be read.
 pub const LFU_INIT_VAL: u8 = 5;
@@ -14,6 +18,10 @@ pub const LFU_INIT_VAL: u8 = 5;
 /// The access-tracking settings, read on every lookup.
 pub struct AccessPolicy {
     lfu: AtomicBool,
+    /// Reads are counted in the slots' sketches (`allkeys-tinylfu`).
+    sketch: AtomicBool,
+    /// `allkeys-tinylfu`'s LFU clock, in periods of reads.
+    period: AtomicU32,
     log_factor: AtomicU32,
     decay_minutes: AtomicU32,
 }
@@ -22,13 +30,16 @@ impl AccessPolicy {
     pub fn new(lfu: bool, log_factor: u32, decay_minutes: u32) -> Self {
         AccessPolicy {
             lfu: AtomicBool::new(lfu),
+            sketch: AtomicBool::new(false),
+            period: AtomicU32::new(0),
             log_factor: AtomicU32::new(log_factor),
             decay_minutes: AtomicU32::new(decay_minutes),
         }
     }
 
-    pub fn update(&self, lfu: bool, log_factor: u32, decay_minutes: u32) {
-        self.lfu.store(lfu, Relaxed);
+    pub fn update(&self, policy: Policy, log_factor: u32, decay_minutes: u32) {
+        self.lfu.store(policy.is_lfu(), Relaxed);
+        self.sketch.store(policy == Policy::AllKeysTinyLfu, Relaxed);
         self.log_factor.store(log_factor, Relaxed);
         self.decay_minutes.store(decay_minutes, Relaxed);
     }
@@ -37,11 +48,16 @@ impl AccessPolicy {
         self.lfu.load(Relaxed)
     }
 
+    #[inline]
+    pub fn counts_reads(&self) -> bool {
+        self.sketch.load(Relaxed)
+    }
+
     /// The field for a key created now.
     #[inline]
     pub fn fresh(&self) -> u32 {
         if self.is_lfu() {
-            (minutes_now() << 8) | LFU_INIT_VAL as u32
+            (self.clock() << 8) | LFU_INIT_VAL as u32
         } else {
             secs_now()
         }
@@ -53,7 +69,7 @@ impl AccessPolicy {
         if self.is_lfu() {
             let counter = self.decayed_counter(*access);
             let counter = log_incr(counter, self.log_factor.load(Relaxed));
-            *access = (minutes_now() << 8) | counter as u32;
+            *access = (self.clock() << 8) | counter as u32;
         } else {
             *access = secs_now();
         }
@@ -67,7 +83,7 @@ impl AccessPolicy {
             return counter;
         }
         let last = (access >> 8) & 0xffff;
-        let now = minutes_now();
+        let now = self.clock();
         // The minutes field wraps every ~45 days, as in Redis.
         let elapsed = if now >= last {
             now - last
@@ -75,6 +91,28 @@ impl AccessPolicy {
             65535 - last + now
         };
         counter.saturating_sub((elapsed / decay).min(255) as u8)
+    }
+
+    /// Starts the next period of `allkeys-tinylfu`'s clock.
+    pub fn next_period(&self) {
+        self.period.fetch_add(1, Relaxed);
+    }
+
+    /// `allkeys-tinylfu`'s clock: periods of reads so far.
+    #[inline]
+    pub fn period(&self) -> u32 {
+        self.period.load(Relaxed)
+    }
+
+    /// What LFU counters decay by: 16 bits of minutes, as Redis, or of
+    /// periods of reads under `allkeys-tinylfu`.
+    #[inline]
+    fn clock(&self) -> u32 {
+        if self.counts_reads() {
+            self.period() & 0xffff
+        } else {
+            minutes_now()
+        }
     }
 
     /// Seconds since the last access (OBJECT IDLETIME, LRU policies).

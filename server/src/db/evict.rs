@@ -9,6 +9,9 @@
 //! large eviction (Redis's eviction time proc). "The limit" is `maxmemory`
 //! less a headroom for what writes add while the memory sample is stale
 //! (see `perform`).
+//!
+//! `allkeys-tinylfu` evicts as `allkeys-lfu`, and each eviction sets the
+//! admission bar new keys must pass (see `sketch.rs`).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
@@ -20,6 +23,7 @@ use rand::Rng;
 use slotcache_cluster::SLOT_COUNT;
 
 use super::{drop_in_background, Db, Entry};
+use crate::clock;
 use crate::config::Policy;
 use crate::server::Server;
 
@@ -41,6 +45,16 @@ const INITIAL_HEADROOM: u64 = 32;
 const FRESH: Duration = Duration::from_millis(1);
 /// Values with more elements are freed off-thread (Redis's LAZYFREE_THRESHOLD).
 const LAZYFREE_THRESHOLD: usize = 64;
+/// `allkeys-tinylfu`'s LFU clock ticks once per this many reads per key
+/// held, so counters fade as fast as the cache turns over (see `age`).
+const READS_PER_KEY_PERIOD: u64 = 2;
+/// Reads per period at the least, so a near-empty cache does not age at
+/// every eviction.
+const MIN_PERIOD: u64 = 10_000;
+/// The admission bar holds this long after the eviction that set it: while
+/// evictions keep coming, memory is full and a new key displaces another.
+/// Once they stop (keys deleted, limit raised), new keys are let in again.
+const BAR_TTL_MS: u64 = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -72,6 +86,9 @@ struct Pool {
     refreshed: Option<Instant>,
     /// `maxmemory`, and whether the policy evicts, as last set.
     limit: (u64, bool),
+    /// `allkeys-tinylfu`'s clock period: reads (hits and misses) when it
+    /// began, and how many it lasts.
+    period: (u64, u64),
 }
 
 pub struct Evictor {
@@ -81,6 +98,10 @@ pub struct Evictor {
     /// Bytes below `maxmemory` where writes start evicting (see `perform`).
     headroom: AtomicU64,
     background: OnceLock<Thread>,
+    /// `allkeys-tinylfu`'s admission bar: the frequency a new key needs (the
+    /// last evicted key's plus one) in the low byte, above it the unix ms
+    /// when it was set; 0 when none.
+    bar: AtomicU64,
 }
 
 impl Default for Evictor {
@@ -93,9 +114,11 @@ impl Default for Evictor {
                 unfinished: false,
                 refreshed: None,
                 limit: (0, false),
+                period: (0, 0),
             }),
             headroom: AtomicU64::new(0),
             background: OnceLock::new(),
+            bar: AtomicU64::new(0),
         }
     }
 }
@@ -104,6 +127,21 @@ impl Evictor {
     /// Writes evict once memory is within this many bytes of the limit.
     pub fn headroom(&self) -> u64 {
         self.headroom.load(Relaxed)
+    }
+
+    /// The frequency a new key must reach to be stored at `now` (unix ms),
+    /// or None while nothing was evicted lately.
+    #[inline]
+    pub fn admission_bar(&self, now: u64) -> Option<u8> {
+        let bar = self.bar.load(Relaxed);
+        (bar != 0 && now.saturating_sub(bar >> 8) <= BAR_TTL_MS).then_some(bar as u8)
+    }
+
+    /// A key read `reads` times lately was just evicted: a new key must
+    /// have been read more often.
+    fn raise_bar(&self, reads: u8) {
+        self.bar
+            .store(clock::unix_ms() << 8 | (reads as u64 + 1), Relaxed);
     }
 
     /// Called on every settings change. When the limit or policy changed:
@@ -115,6 +153,7 @@ impl Evictor {
             return;
         }
         pool.limit = (max, evicting);
+        self.bar.store(0, Relaxed);
         pool.settled = None;
         pool.unfinished = false;
         drop(pool);
@@ -192,6 +231,9 @@ pub fn perform(server: &Server) -> Outcome {
         pool.policy = policy;
         pool.candidates.clear();
     }
+    if policy == Policy::AllKeysTinyLfu {
+        age(server, &mut pool);
+    }
     let started = Instant::now();
     // The periodic sample may be a few ms old; an evictor that just re-read
     // the allocator (serialised by the pool lock) left a fresher one.
@@ -256,6 +298,26 @@ fn headroom(pool: &Pool, before: u64, used: u64, now: Instant, max: u64) -> u64 
     fresh.max(before - before / 4).min(max / 8)
 }
 
+/// Ticks `allkeys-tinylfu`'s LFU clock once per READS_PER_KEY_PERIOD reads
+/// per key held: Redis decays counters by idle minutes, which a hot set
+/// that moves within a minute outlives. Counting keys locks every slot in
+/// turn, so it is done once per period.
+fn age(server: &Server, pool: &mut Pool) {
+    let stats = &server.stats;
+    let reads = stats.keyspace_hits.load(Relaxed) + stats.keyspace_misses.load(Relaxed);
+    let (start, length) = pool.period;
+    // Fewer reads than at the start: CONFIG RESETSTAT; start over from here.
+    let reset = reads < start;
+    if !reset && reads - start < length {
+        return;
+    }
+    if !reset && length != 0 {
+        server.db.access.next_period();
+    }
+    let keys = server.db.key_count().0 as u64;
+    pool.period = (reads, (keys * READS_PER_KEY_PERIOD).max(MIN_PERIOD));
+}
+
 fn refresh(server: &Server, pool: &mut Pool) -> u64 {
     pool.refreshed = Some(Instant::now());
     server.memory.refresh()
@@ -310,7 +372,7 @@ fn volatile_only(policy: Policy) -> bool {
 fn score(db: &Db, policy: Policy, e: &Entry) -> u64 {
     match policy {
         Policy::AllKeysLru | Policy::VolatileLru => db.access.idle_secs(e.access()),
-        Policy::AllKeysLfu | Policy::VolatileLfu => {
+        Policy::AllKeysLfu | Policy::VolatileLfu | Policy::AllKeysTinyLfu => {
             255 - db.access.decayed_counter(e.access()) as u64
         }
         // Soonest expiry first.
@@ -381,20 +443,31 @@ fn sample(db: &Db, volatile: bool, count: usize, mut visit: impl FnMut(u16, &Ent
 
 /// Evicts one key if it still qualifies; returns the bytes it held.
 fn remove(db: &Db, volatile: bool, slot: u16, key: &[u8]) -> Option<usize> {
-    let entry = {
+    let hash = db.hash(key);
+    let (entry, reads) = {
         let mut slot = db.slots[slot as usize].lock();
-        let found = slot
-            .table
-            .find_entry(db.hash(key), |e| e.key() == key)
-            .ok()?;
+        let reads = slot.sketch.estimate(hash, db.access.period());
+        let found = slot.table.find_entry(hash, |e| e.key() == key).ok()?;
         let has_ttl = found.get().expire_at().is_some();
         if volatile && !has_ttl {
             return None;
         }
         let (entry, _) = found.remove();
         slot.volatile -= has_ttl as usize;
-        entry
+        // A table never shrinks by itself, so churn ratchets it up: each
+        // slot's key count peaks now and then and the table keeps the room
+        // (under eviction, half the memory went to empty buckets). Give it
+        // back once under half is used, as Redis resizes sparse dicts.
+        let len = slot.table.len();
+        if slot.table.capacity() > 2 * len + 4 {
+            slot.table.shrink_to(len, |e| db.hash(e.key()));
+        }
+        slot.watchers.touch(key);
+        (entry, reads)
     };
+    if db.access.counts_reads() {
+        db.evictor.raise_bar(reads);
+    }
     db.evicted_keys.fetch_add(1, Relaxed);
     let bytes = entry.memory_usage();
     if entry.object().is_some_and(|o| o.len() > LAZYFREE_THRESHOLD) {
@@ -426,6 +499,7 @@ mod tests {
             unfinished: false,
             refreshed: None,
             limit: (0, false),
+            period: (0, 0),
         }
     }
 
@@ -499,6 +573,46 @@ mod tests {
             5,
             "kept while a pass is unfinished"
         );
+    }
+
+    #[test]
+    fn tinylfu_evicts_the_least_read_and_bars_colder_keys() {
+        let db = db_with(20, 0);
+        db.access.update(Policy::AllKeysTinyLfu, 10, 1);
+        let key = |i: usize| format!("key:{i}");
+        for i in 0..10 {
+            for _ in 0..3 {
+                db.lock([key(i)], 0).get(key(i).as_bytes());
+            }
+        }
+        // 64 samples see all 20 keys: the order is exact.
+        let mut p = pool(Policy::AllKeysTinyLfu);
+        for _ in 0..10 {
+            evict_one(&db, &mut p, 64).unwrap();
+        }
+        for i in 0..20 {
+            let k = key(i);
+            assert_eq!(db.lock([&k], 0).exists(k.as_bytes()), i < 10, "{k}");
+        }
+        let now = clock::unix_ms();
+        assert_eq!(
+            db.evictor.admission_bar(now),
+            Some(1),
+            "last evicted: 0 reads"
+        );
+        let mut l = db.lock([b"new"], now);
+        l.set_string(b"new", b"v", None);
+        assert!(!l.exists(b"new"), "a key never read is not admitted");
+        assert!(l.get(b"new").is_none());
+        l.set_string(b"new", b"v", None);
+        assert!(l.exists(b"new"), "read once, it beats the last victim");
+        drop(l);
+        assert_eq!(
+            db.evicted_keys.load(Relaxed),
+            11,
+            "the refused write counts"
+        );
+        assert_eq!(db.evictor.admission_bar(now + BAR_TTL_MS + 1), None);
     }
 
     #[test]
