@@ -1,7 +1,8 @@
-//! A minimal RESP client over a plain TCP socket: single-line replies and
-//! a pipelined string loader.
+//! A minimal RESP client over a plain TCP socket: single-line replies,
+//! a pipelined string loader, and pipelines of any commands whose replies
+//! are lines or bulk strings.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -67,6 +68,37 @@ impl Client {
             next += batch;
         }
         Ok(())
+    }
+
+    /// Sends `cmds` in one write and returns their replies in order: a bulk
+    /// string's payload (None for nil), else the line as `call` gives it.
+    pub fn pipeline(&mut self, cmds: &[Vec<&[u8]>]) -> Result<Vec<Option<Vec<u8>>>, String> {
+        let mut req = Vec::new();
+        for args in cmds {
+            encode(&mut req, args);
+        }
+        self.send(&req)?;
+        (0..cmds.len()).map(|_| self.reply()).collect()
+    }
+
+    fn reply(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let line = self.reply_line()?;
+        let Some(len) = line.strip_prefix(b"$") else {
+            return Ok(Some(line.to_vec()));
+        };
+        let len: i64 = std::str::from_utf8(len)
+            .ok()
+            .and_then(|l| l.parse().ok())
+            .ok_or_else(|| format!("bad bulk length {}", String::from_utf8_lossy(line)))?;
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(None);
+        };
+        let mut payload = vec![0; len + 2];
+        self.conn
+            .read_exact(&mut payload)
+            .map_err(|e| format!("read: {e}"))?;
+        payload.truncate(len);
+        Ok(Some(payload))
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::client::Client;
 use crate::procs::{rss_bytes, Kind, Proc, Server};
 use crate::scenario::{self, Scenario, CLIENTS, KEYSPACE};
+use crate::txbench;
 
 /// Keys and value size of the memory comparison.
 const MEMORY_KEYS: u64 = 1_000_000;
@@ -44,8 +45,8 @@ pub struct Args {
 }
 
 /// One redis-benchmark run's figures.
-struct Sample {
-    rps: f64,
+pub(crate) struct Sample {
+    pub(crate) rps: f64,
     p50: f64,
     p99: f64,
 }
@@ -201,6 +202,21 @@ fn bench(args: &Args, server: &Server, scen: &Scenario) -> Result<Sample, String
     } else {
         scen.requests
     };
+    let setup = scen.setup();
+    if !setup.is_empty() {
+        let cmds: Vec<Vec<&[u8]>> = setup
+            .iter()
+            .map(|c| c.iter().map(|a| a.as_bytes()).collect())
+            .collect();
+        Client::connect(server.port)?
+            .pipeline(&cmds)
+            .map_err(|e| format!("{} setup on {}: {e}", scen.name, server.kind.name()))?;
+    }
+    if let Some(transaction) = scen.transaction() {
+        let (rps, p50, p99) = txbench::run(server.port, &transaction, scen.pipeline, requests)
+            .map_err(|e| format!("{} on {}: {e}", scen.name, server.kind.name()))?;
+        return Ok(Sample { rps, p50, p99 });
+    }
     let mut cmd = Command::new(&args.redis_benchmark);
     cmd.args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
         .args(["-c", &CLIENTS.to_string(), "-r", &KEYSPACE.to_string()])
@@ -223,7 +239,7 @@ fn bench(args: &Args, server: &Server, scen: &Scenario) -> Result<Sample, String
 
 /// redis-benchmark 7 `--csv`: a header naming `rps`, `p50_latency_ms`,
 /// `p99_latency_ms` …, then one quoted row per test (exactly one here).
-fn parse_csv(out: &str) -> Result<Sample, String> {
+pub(crate) fn parse_csv(out: &str) -> Result<Sample, String> {
     let mut lines = out.lines().filter(|l| !l.trim().is_empty());
     let fields = |l: &str| -> Vec<String> {
         l.split(',')
@@ -231,10 +247,10 @@ fn parse_csv(out: &str) -> Result<Sample, String> {
             .collect()
     };
     let header = fields(lines.next().ok_or("no CSV output")?);
+    // The measured test is the last row: LRANGE tests print their LPUSH
+    // preparation first.
     let rows: Vec<Vec<String>> = lines.map(fields).collect();
-    let [row] = rows.as_slice() else {
-        return Err(format!("expected one CSV row, got {}: {out}", rows.len()));
-    };
+    let row = rows.last().ok_or_else(|| format!("no CSV row: {out}"))?;
     // Indexed from the end: a literal command's test name may hold commas.
     let column = |name: &str| -> Result<f64, String> {
         let from_end = header.len()
@@ -306,7 +322,7 @@ fn memory(args: &Args, slotcache: &Path) -> Result<String, String> {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
@@ -317,7 +333,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// A markdown table with padded columns, numbers right-aligned.
-fn markdown(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn markdown(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
@@ -368,8 +384,11 @@ mod tests {
                    \"GET\",\"606060.62\",\"1.015\",\"0.344\",\"1.023\",\"1.551\",\"1.799\",\"1.927\"\n";
         let s = parse_csv(out).unwrap();
         assert_eq!((s.rps, s.p50, s.p99), (606060.62, 1.023, 1.799));
-        let two = format!("{out}\"SET\",\"1\",\"1\",\"1\",\"1\",\"1\",\"1\",\"1\"\n");
-        assert!(parse_csv(&two).is_err());
+        // LRANGE runs print their LPUSH preparation first: the last row counts.
+        let two = format!("{out}\"LRANGE_100\",\"5\",\"1\",\"1\",\"2\",\"3\",\"4\",\"5\"\n");
+        let s = parse_csv(&two).unwrap();
+        assert_eq!((s.rps, s.p50, s.p99), (5.0, 2.0, 4.0));
+        assert!(parse_csv("\"test\",\"rps\"\n").is_err());
     }
 
     #[test]
@@ -393,7 +412,7 @@ mod tests {
         };
         assert_eq!(names(&["get-P16"]), ["get-P16-64", "get-P16-1k"]);
         assert_eq!(names(&["set-P1-1k"]), ["set-P1-1k"]);
-        assert_eq!(names(&[]).len(), 8);
+        assert_eq!(names(&[]).len(), scenario::all().len());
         assert!(select(scenario::all(), &["get-P1-6".into()]).is_err());
     }
 

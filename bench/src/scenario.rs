@@ -55,5 +55,125 @@ pub fn all() -> Vec<Scenario> {
             }
         }
     }
+    // redis-benchmark's list, set, sorted-set and hash tests: every client
+    // on one key (`mylist`, `myset`, `myzset`, `myhash`); pops follow the
+    // pushes that fill their key. lrange_* first push the elements they
+    // read (an extra CSV row).
+    for (test, requests_p1, requests_p16) in [
+        ("lpush", 200_000, 2_000_000),
+        ("rpush", 200_000, 2_000_000),
+        ("lpop", 200_000, 2_000_000),
+        ("rpop", 200_000, 2_000_000),
+        ("sadd", 200_000, 2_000_000),
+        ("spop", 200_000, 2_000_000),
+        ("zadd", 200_000, 2_000_000),
+        ("zpopmin", 200_000, 2_000_000),
+        ("hset", 200_000, 2_000_000),
+        ("lrange_100", 100_000, 200_000),
+        ("lrange_600", 30_000, 60_000),
+    ] {
+        for (pipeline, requests) in [(1, requests_p1), (16, requests_p16)] {
+            list.push(Scenario {
+                name: format!("{test}-P{pipeline}-64"),
+                workload: vec!["-t".into(), test.into()],
+                pipeline,
+                value_size: 64,
+                requests,
+                filled: false,
+            });
+        }
+    }
+    // A rate limiter two ways: as a Lua script called by SHA1 (loaded on
+    // each server first, see `setup`), and as a MULTI/EXEC transaction.
+    let sha = sha1_smol::Sha1::from(RATE_LIMITER).digest().to_string();
+    for (pipeline, requests) in [(1, 200_000), (16, 1_000_000)] {
+        list.push(Scenario {
+            name: format!("evalsha-P{pipeline}-64"),
+            workload: words(&["EVALSHA", &sha, "1", "rate:__rand_int__", "100", "60"]),
+            pipeline,
+            value_size: 64,
+            requests,
+            filled: false,
+        });
+        list.push(Scenario {
+            name: format!("multi_exec-P{pipeline}-64"),
+            workload: words(&[
+                "MULTI",
+                "|",
+                "INCR",
+                "rate:__rand_int__",
+                "|",
+                "EXPIRE",
+                "rate:__rand_int__",
+                "60",
+                "|",
+                "EXEC",
+            ]),
+            pipeline,
+            value_size: 64,
+            requests,
+            filled: false,
+        });
+    }
     list
+}
+
+/// A fixed-window rate limiter: allows ARGV[1] calls per ARGV[2] seconds.
+pub const RATE_LIMITER: &str = "local n = redis.call('INCR', KEYS[1]) \
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end \
+if n > tonumber(ARGV[1]) then return 0 end \
+return 1";
+
+/// Scripts workloads call with EVALSHA.
+const SCRIPTS: &[&str] = &[RATE_LIMITER];
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+impl Scenario {
+    /// Commands each server runs before a run: SCRIPT LOAD for the script
+    /// an EVALSHA workload names (redis-benchmark sends only the EVALSHA).
+    pub fn setup(&self) -> Vec<Vec<String>> {
+        let [command, sha, ..] = self.workload.as_slice() else {
+            return Vec::new();
+        };
+        if command != "EVALSHA" {
+            return Vec::new();
+        }
+        SCRIPTS
+            .iter()
+            .filter(|s| sha1_smol::Sha1::from(s).digest().to_string() == *sha)
+            .map(|s| words(&["SCRIPT", "LOAD", s]))
+            .collect()
+    }
+
+    /// A MULTI/EXEC workload's commands (`|` between them), which
+    /// redis-benchmark cannot send; None for redis-benchmark workloads.
+    pub fn transaction(&self) -> Option<Vec<Vec<String>>> {
+        if self.workload.first().is_none_or(|w| w != "MULTI") {
+            return None;
+        }
+        let commands = self.workload.split(|w| w == "|").map(<[String]>::to_vec);
+        Some(commands.collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_and_transaction_workloads() {
+        let all = all();
+        let find = |name: &str| all.iter().find(|s| s.name == name).unwrap();
+        let evalsha = find("evalsha-P1-64");
+        assert_eq!(evalsha.setup(), [words(&["SCRIPT", "LOAD", RATE_LIMITER])]);
+        assert!(evalsha.transaction().is_none());
+        let tx = find("multi_exec-P16-64").transaction().unwrap();
+        assert_eq!(tx.first().unwrap(), &words(&["MULTI"]));
+        assert_eq!(tx.last().unwrap(), &words(&["EXEC"]));
+        assert_eq!(tx.len(), 4);
+        assert!(find("get-P1-64").setup().is_empty());
+    }
 }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::blocking::Blocked;
 use crate::clock;
+use crate::commands::TxState;
+use crate::pubsub::Subscription;
 
 pub struct ClientHandle {
     pub id: u64,
@@ -73,6 +76,15 @@ pub struct Client {
     pub authenticated: bool,
     /// Close the connection once the current replies are written (QUIT).
     pub close_after_reply: bool,
+    /// Cluster: ASKING was sent; good for the next command only.
+    pub asking: bool,
+    /// Cluster: READONLY, reads may be served by this replica.
+    pub readonly: bool,
+    /// The blocking command this client waits in, if any.
+    pub blocked: Option<Blocked>,
+    pub pubsub: Option<Subscription>,
+    /// MULTI and WATCH state (commands/multi.rs).
+    pub tx: TxState,
 }
 
 impl Client {
@@ -82,11 +94,21 @@ impl Client {
             resp3: false,
             authenticated,
             close_after_reply: false,
+            asking: false,
+            readonly: false,
+            blocked: None,
+            pubsub: None,
+            tx: TxState::default(),
         }
     }
 
     pub fn id(&self) -> u64 {
         self.handle.id
+    }
+
+    /// Subscribed to a channel or pattern (Redis's CLIENT_PUBSUB).
+    pub fn subscribed(&self) -> bool {
+        self.pubsub.as_ref().is_some_and(|s| s.count() > 0)
     }
 
     pub fn set_resp3(&mut self, on: bool) {

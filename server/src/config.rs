@@ -18,10 +18,13 @@ pub enum Policy {
     VolatileLfu,
     VolatileRandom,
     VolatileTtl,
+    /// slotcache's own: allkeys-lfu behind a TinyLFU admission filter
+    /// (see `db::sketch`).
+    AllKeysTinyLfu,
 }
 
 impl Policy {
-    const ALL: [(Policy, &'static str); 8] = [
+    const ALL: [(Policy, &'static str); 9] = [
         (Policy::NoEviction, "noeviction"),
         (Policy::AllKeysLru, "allkeys-lru"),
         (Policy::AllKeysLfu, "allkeys-lfu"),
@@ -30,6 +33,7 @@ impl Policy {
         (Policy::VolatileLfu, "volatile-lfu"),
         (Policy::VolatileRandom, "volatile-random"),
         (Policy::VolatileTtl, "volatile-ttl"),
+        (Policy::AllKeysTinyLfu, "allkeys-tinylfu"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,7 +46,10 @@ impl Policy {
 
     /// Whether the per-entry access field holds an LFU counter (else LRU time).
     pub fn is_lfu(self) -> bool {
-        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
+        matches!(
+            self,
+            Policy::AllKeysLfu | Policy::VolatileLfu | Policy::AllKeysTinyLfu
+        )
     }
 }
 
@@ -87,6 +94,7 @@ pub struct Config {
     pub appendonly: bool,
     pub databases: u64,
     pub io_threads: u64,
+    pub busy_reply_threshold: u64,
 }
 
 impl Default for Config {
@@ -126,6 +134,7 @@ impl Default for Config {
             appendonly: false,
             databases: 1,
             io_threads: default_io_threads(),
+            busy_reply_threshold: 5000,
         }
     }
 }
@@ -326,6 +335,7 @@ params! {
     "save" => save, text, show, true, "snapshots: slotcache keeps none, so only \"\" is meaningful";
     "appendonly" => appendonly, parse_bool, show_bool, false, "slotcache is a cache and never writes an AOF";
     "io-threads" => io_threads, parse_int, show, false, "threads serving clients (default: one per core)";
+    "busy-reply-threshold" | "lua-time-limit" => busy_reply_threshold, parse_int, show, true, "ms a script runs before other clients get -BUSY and SCRIPT KILL works (0: never)";
     "databases" => databases, parse_int, show, false, "number of databases (only 0 exists)";
 }
 

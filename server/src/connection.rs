@@ -14,8 +14,10 @@ use slotcache_protocol::{ProtocolError, Reply, RequestParser};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::blocking::{self, Wake};
 use crate::client::{Client, ClientHandle};
 use crate::commands;
+use crate::pubsub;
 use crate::server::Server;
 use crate::stats::BatchStats;
 
@@ -43,6 +45,8 @@ enum Next {
     Flush,
     /// Send what is pending, then close.
     Close,
+    /// A script runs alone: run the commands once it ends or turns busy.
+    Wait,
 }
 
 pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
@@ -58,7 +62,20 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
     let mut to_parse = false;
     loop {
         let mut next = Next::Read;
-        if to_parse && !closing {
+        // Messages published before the commands just read go out before
+        // their replies.
+        if let Some(sub) = &client.pubsub {
+            if !sub
+                .subscriber
+                .drain(&mut Reply::new(&mut output, client.resp3))
+            {
+                cut(server, &handle, output.len());
+                return;
+            }
+        }
+        // A blocked client's further commands wait in `input`; woken, it
+        // runs its blocking command again first.
+        if to_parse && !closing && client.blocked.as_ref().is_none_or(|b| b.woken()) {
             // Capacity is measured before the buffer drains: draining moves
             // its start, and an emptied buffer would reclaim it all.
             let big_input = input.capacity() > KEEP_CAPACITY;
@@ -72,7 +89,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
             );
             server.stats.add(&mut stats);
             closing = matches!(next, Next::Close);
-            to_parse = matches!(next, Next::Flush);
+            to_parse = matches!(next, Next::Flush | Next::Wait);
             if input.is_empty() && big_input {
                 input = BytesMut::with_capacity(READ_CHUNK);
             }
@@ -90,25 +107,25 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
             if big_output {
                 output = BytesMut::with_capacity(READ_CHUNK);
             }
-        } else if limit.reached(server, output.len()) {
-            server
-                .stats
-                .client_output_buffer_limit_disconnections
-                .fetch_add(1, Relaxed);
-            tracing::warn!(
-                "closing client {} for overcoming of output buffer limits ({} bytes pending)",
-                handle.addr,
-                output.len()
-            );
-            return;
+        } else {
+            let class = if client.subscribed() {
+                "pubsub"
+            } else {
+                "normal"
+            };
+            if limit.reached(server, output.len(), class) {
+                cut(server, &handle, output.len());
+                return;
+            }
         }
-        if matches!(next, Next::Flush) {
+        if matches!(next, Next::Flush) && client.blocked.is_none() {
             continue;
         }
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
         let soft_deadline = limit.deadline();
+        let mut woke = None;
         tokio::select! {
             ready = stream.readable(), if !closing => {
                 if ready.is_err() {
@@ -136,9 +153,20 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
             _ = handle.killed() => return,
             _ = tokio::time::sleep_until(soft_deadline.unwrap_or_else(Instant::now).into()),
                 if soft_deadline.is_some() => {}
+            wake = blocking::wait(&client), if !matches!(next, Next::Wait) => woke = Some(wake),
+            _ = pubsub::wait(&client) => {}
+            _ = server.scripts.wait(), if matches!(next, Next::Wait) => {}
         }
         if handle.is_killed() {
             return;
+        }
+        match woke {
+            Some(Wake::Ready) => to_parse = true,
+            Some(Wake::Timeout) => {
+                blocking::timed_out(&mut client, &mut output);
+                to_parse = true;
+            }
+            None => {}
         }
     }
 }
@@ -162,7 +190,19 @@ fn write_now(server: &Server, stream: &TcpStream, output: &mut BytesMut) -> io::
     Ok(())
 }
 
-/// `client-output-buffer-limit` for the normal class, applied to replies
+/// Closes a client over its output limit: counts it and says why.
+fn cut(server: &Server, handle: &ClientHandle, pending: usize) {
+    server
+        .stats
+        .client_output_buffer_limit_disconnections
+        .fetch_add(1, Relaxed);
+    tracing::warn!(
+        "closing client {} for overcoming of output buffer limits ({pending} bytes pending)",
+        handle.addr
+    );
+}
+
+/// `client-output-buffer-limit` for the client's class, applied to replies
 /// the client has not taken yet: at the hard limit the connection closes
 /// at once; over the soft limit for soft-seconds without a break, too.
 #[derive(Default)]
@@ -179,8 +219,8 @@ impl OutputLimit {
 
     /// True when the connection must be cut. Read only when replies wait,
     /// so clients that keep up never look at the configuration.
-    fn reached(&mut self, server: &Server, pending: usize) -> bool {
-        let (hard, soft, soft_secs) = server.config.read().output_limit("normal");
+    fn reached(&mut self, server: &Server, pending: usize, class: &str) -> bool {
+        let (hard, soft, soft_secs) = server.config.read().output_limit(class);
         let pending = pending as u64;
         if hard != 0 && pending >= hard {
             return true;
@@ -214,20 +254,31 @@ fn run_batch(
     output: &mut BytesMut,
     stats: &mut BatchStats,
 ) -> Next {
-    if input.is_empty() {
+    if input.is_empty() && client.blocked.is_none() {
         return Next::Read;
     }
     let (mut limits, query_limit) = server.request_limits();
     let flush_at = output.len() + FLUSH_AT;
-    let mut shared = server.db.exclusive.read();
+    let Some(mut hold) = server.scripts.admit(&server.db) else {
+        return Next::Wait;
+    };
+    if client.blocked.is_some() {
+        blocking::retry(server, client, output, stats, &mut hold);
+        if client.blocked.is_some() {
+            return Next::Read;
+        }
+    }
     let next = loop {
         // AUTH earlier in the same pipeline lifts the limits for the rest.
         limits.unauthenticated = !client.authenticated;
         match parser.parse(input, &limits) {
             Ok(Some(parsed)) => {
                 let argv = parser.argv(input, &parsed);
-                commands::execute(server, client, output, argv, stats, &mut shared);
+                commands::execute(server, client, output, argv, stats, &mut hold);
                 input.advance(parsed.consumed);
+                if client.blocked.is_some() {
+                    break Next::Flush;
+                }
                 if client.close_after_reply {
                     break Next::Close;
                 }

@@ -108,9 +108,10 @@ fn clients_section(server: &Server, out: &mut String) {
     let c = server.config.read();
     let _ = write!(
         out,
-        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\ntracking_clients:0\r\n",
         server.clients.len(),
-        c.maxclients
+        c.maxclients,
+        server.blocking.blocked_clients()
     );
 }
 
@@ -141,7 +142,7 @@ fn stats_section(server: &Server, out: &mut String) {
     let l = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n",
         l(&s.total_connections_received),
         l(&s.total_commands_processed),
         l(&s.total_net_input_bytes),
@@ -154,6 +155,8 @@ fn stats_section(server: &Server, out: &mut String) {
         l(&s.total_error_replies),
         l(&s.client_query_buffer_limit_disconnections),
         l(&s.client_output_buffer_limit_disconnections),
+        server.pubsub.channel_count(),
+        server.pubsub.numpat(),
     );
 }
 

@@ -1,13 +1,17 @@
 //! `slotcache`: a Redis-protocol cache node.
 
+mod blocking;
 mod client;
 mod clock;
+mod cluster;
 mod commands;
 mod config;
 mod connection;
 mod db;
 mod info;
 mod memory;
+mod pubsub;
+mod scripting;
 mod server;
 mod slowlog;
 mod stats;

@@ -10,10 +10,13 @@ use parking_lot::{Mutex, RwLock};
 use slotcache_protocol::RequestLimits;
 use tokio::net::TcpListener;
 
+use crate::blocking::Blocking;
 use crate::client::ClientHandle;
 use crate::config::{Config, Policy};
 use crate::db::{AccessPolicy, Db};
 use crate::memory::Memory;
+use crate::pubsub::PubSub;
+use crate::scripting::Scripts;
 use crate::slowlog::SlowLog;
 use crate::stats::Stats;
 use crate::{clock, connection};
@@ -33,11 +36,16 @@ pub struct Server {
     pub stats: Stats,
     pub memory: Arc<Memory>,
     pub clients: DashMap<u64, Arc<ClientHandle>>,
+    pub blocking: Arc<Blocking>,
+    pub pubsub: Arc<PubSub>,
     next_client_id: AtomicU64,
     pub slowlog: Mutex<SlowLog>,
+    pub scripts: Scripts,
     /// 40 hex characters, new each start (INFO run_id).
     pub run_id: String,
     pub port: u16,
+    /// Cluster state and bus; None when standalone.
+    pub cluster: Option<Arc<slotcache_cluster::Cluster>>,
 }
 
 impl Server {
@@ -47,6 +55,10 @@ impl Server {
             config.lfu_log_factor as u32,
             config.lfu_decay_time as u32,
         );
+        let cluster = crate::cluster::open(&config, port).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(1);
+        });
         let server = Arc::new(Server {
             hot: HotSettings {
                 maxmemory: AtomicU64::new(0),
@@ -59,10 +71,14 @@ impl Server {
             stats: Stats::default(),
             memory: Arc::new(Memory::default()),
             clients: DashMap::new(),
+            blocking: Arc::default(),
+            pubsub: Arc::default(),
             next_client_id: AtomicU64::new(1),
             slowlog: Mutex::new(SlowLog::default()),
+            scripts: Scripts::new(),
             run_id: random_hex_id(),
             port,
+            cluster,
         });
         server.settings_changed();
         server
@@ -70,6 +86,7 @@ impl Server {
 
     /// Re-reads the hot settings after the configuration changed.
     pub fn settings_changed(&self) {
+        crate::cluster::settings_changed(self);
         let c = self.config.read();
         self.hot.maxmemory.store(c.maxmemory, Relaxed);
         self.hot
@@ -84,10 +101,11 @@ impl Server {
             Relaxed,
         );
         self.db.access.update(
-            c.maxmemory_policy.is_lfu(),
+            c.maxmemory_policy,
             c.lfu_log_factor as u32,
             c.lfu_decay_time as u32,
         );
+        self.pubsub.set_hard_limit(c.output_limit("pubsub").0);
         self.db
             .evictor
             .limit_changed(c.maxmemory, c.maxmemory_policy != Policy::NoEviction);
@@ -125,6 +143,7 @@ impl Server {
         self.memory.refresh();
         self.memory.start_sampler(Duration::from_millis(5));
         crate::db::evict::start_background(&self);
+        crate::cluster::start(&self);
         tokio::spawn(Arc::clone(&self).expiry_loop());
         loop {
             let (stream, addr) = match listener.accept().await {
@@ -170,7 +189,11 @@ impl Server {
             let hz = self.config.read().hz.max(1);
             tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
             let now = clock::unix_ms();
-            let _shared = self.db.exclusive.read();
+            // Skipped while EXEC or a script runs alone: blocking here
+            // would hold a thread that SCRIPT KILL may need.
+            let Some(_shared) = self.db.exclusive.try_read() else {
+                continue;
+            };
             self.db.sweep_expired(now, 2_000_000 / hz as usize);
         }
     }

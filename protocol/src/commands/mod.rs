@@ -2,18 +2,32 @@
 
 use crate::command::{CommandSpec, Flags, KeySpec};
 
+mod cluster;
 mod connection;
 mod hash;
 mod keyspace;
+mod list;
+mod pubsub;
+mod scripting;
 mod server;
+mod set;
 mod string;
+mod transactions;
+mod zset;
 
 pub(crate) const GROUPS: &[&[CommandSpec]] = &[
     connection::SPECS,
+    cluster::SPECS,
     server::SPECS,
     keyspace::SPECS,
     string::SPECS,
     hash::SPECS,
+    list::SPECS,
+    pubsub::SPECS,
+    set::SPECS,
+    zset::SPECS,
+    transactions::SPECS,
+    scripting::SPECS,
 ];
 
 // Short flag names keep the tables readable.
@@ -27,6 +41,8 @@ pub(crate) const LD: u32 = Flags::LOADING;
 pub(crate) const ST: u32 = Flags::STALE;
 pub(crate) const NA: u32 = Flags::NO_AUTH;
 pub(crate) const AB: u32 = Flags::ALLOW_BUSY;
+pub(crate) const PS: u32 = Flags::PUBSUB;
+pub(crate) const BL: u32 = Flags::BLOCKING;
 
 /// No keys.
 pub(crate) const NK: KeySpec = KeySpec::None;

@@ -15,6 +15,14 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
 ];
 
 fn ping(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    // A RESP2 subscriber gets an array, like its messages.
+    if ctx.client.subscribed() && !ctx.client.resp3 && argv.len() <= 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out
+            .bulk(if argv.len() == 2 { argv.get(1) } else { b"" });
+        return Ok(());
+    }
     match argv.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(argv.get(1)),
@@ -107,6 +115,11 @@ fn hello(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     // The reply is in the protocol just chosen.
     let resp3 = ctx.client.resp3;
     ctx.out.set_resp3(resp3);
+    let replica = ctx
+        .server
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.read(|s, _| !s.me().is_master()));
     let out = &mut ctx.out;
     let zone = ctx.server.config.read().zone.clone();
     let mode = if ctx.server.config.read().cluster_enabled {
@@ -126,7 +139,11 @@ fn hello(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     out.bulk(b"mode");
     out.bulk(mode.as_bytes());
     out.bulk(b"role");
-    out.bulk(b"master");
+    out.bulk(if replica {
+        b"replica" as &[u8]
+    } else {
+        b"master"
+    });
     out.bulk(b"modules");
     out.array(0);
     out.bulk(b"availability_zone");
@@ -162,6 +179,10 @@ fn reset(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
         .auth_required
         .load(std::sync::atomic::Ordering::Relaxed);
     ctx.client.handle.name.lock().clear();
+    // Cluster: back to READWRITE.
+    ctx.client.readonly = false;
+    ctx.client.pubsub = None;
+    super::discard_transaction(ctx.server, &mut ctx.client.tx);
     ctx.out.simple("RESET");
     Ok(())
 }

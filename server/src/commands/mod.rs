@@ -3,28 +3,36 @@
 //! and run the handler. One file per group, as Redis has `t_string.c` …
 
 mod client;
+mod cluster;
 mod connection;
 mod keys;
+mod multi;
+mod pubsub;
+mod scripting;
 mod server_cmds;
 mod t_hash;
+mod t_list;
+mod t_set;
 mod t_string;
+mod t_zset;
 mod util;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::OnceLock;
 
 use bytes::BytesMut;
-use parking_lot::RwLockReadGuard;
+use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use slotcache_protocol::command::{lookup_sub, CommandRef, CommandTable, Flags};
 use slotcache_protocol::{lookup, Argv, Reply};
 
 use crate::client::Client;
 use crate::clock;
 use crate::db::evict::{self, Outcome};
-use crate::db::Locked;
+use crate::db::{Db, Locked};
 use crate::server::Server;
 use crate::stats::BatchStats;
 
+pub use multi::{discard_transaction, TxState};
 pub use util::*;
 
 /// What a command sees while it runs.
@@ -35,6 +43,9 @@ pub struct Ctx<'s, 'c> {
     /// The slots of this command's keys, locked for its whole run.
     pub keys: Locked<'s>,
     pub cmd: CommandRef,
+    /// False inside MULTI and scripts: blocking commands answer at once,
+    /// as on a timeout.
+    pub may_block: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -77,11 +88,18 @@ fn handlers() -> &'static [Option<Handler>] {
         let mut by_id: Vec<Option<Handler>> = vec![None; table.all.len()];
         let groups: &[&[(&str, Handler)]] = &[
             connection::HANDLERS,
+            cluster::HANDLERS,
             client::HANDLERS,
             server_cmds::HANDLERS,
             keys::HANDLERS,
             t_string::HANDLERS,
             t_hash::HANDLERS,
+            t_list::HANDLERS,
+            t_set::HANDLERS,
+            t_zset::HANDLERS,
+            pubsub::HANDLERS,
+            multi::HANDLERS,
+            scripting::HANDLERS,
         ];
         for &(name, handler) in groups.iter().flat_map(|g| g.iter()) {
             let id = table
@@ -95,35 +113,50 @@ fn handlers() -> &'static [Option<Handler>] {
     })
 }
 
+/// Why `argv` names no command that can run.
+pub enum NotFound {
+    Command,
+    /// A container's subcommand: the container.
+    Subcommand(CommandRef),
+    /// Wrong arity: the command.
+    Arity(CommandRef),
+}
+
 /// Finds the command (or subcommand) `argv` names and checks its arity.
-pub fn resolve(argv: &Argv) -> Result<CommandRef, CmdError> {
-    let name = argv.get(0);
-    let Some(mut cmd) = lookup(name) else {
-        let mut msg = format!(
-            "ERR unknown command '{}', with args beginning with: ",
-            printable(name, 128)
-        );
-        for arg in argv.iter().skip(1) {
-            msg.push_str(&format!("'{}' ", printable(arg, 128)));
-        }
-        return Err(CmdError::Owned(msg));
-    };
+pub fn find(argv: &Argv) -> Result<CommandRef, NotFound> {
+    let mut cmd = lookup(argv.get(0)).ok_or(NotFound::Command)?;
     if cmd.spec.is_container() && (argv.len() >= 2 || cmd.spec.arity != -1) {
         if argv.len() < 2 {
-            return Err(wrong_arity(cmd.spec.name));
+            return Err(NotFound::Arity(cmd));
         }
-        cmd = lookup_sub(cmd.spec, argv.get(1)).ok_or_else(|| {
-            CmdError::Owned(format!(
-                "ERR unknown subcommand '{}'. Try {} HELP.",
-                printable(argv.get(1), 128),
-                cmd.spec.name.to_ascii_uppercase()
-            ))
-        })?;
+        cmd = lookup_sub(cmd.spec, argv.get(1)).ok_or(NotFound::Subcommand(cmd))?;
     }
     if !cmd.spec.arity_ok(argv.len()) {
-        return Err(wrong_arity(cmd.spec.name));
+        return Err(NotFound::Arity(cmd));
     }
     Ok(cmd)
+}
+
+/// `find`, with Redis's error replies.
+pub fn resolve(argv: &Argv) -> Result<CommandRef, CmdError> {
+    find(argv).map_err(|e| match e {
+        NotFound::Command => {
+            let mut msg = format!(
+                "ERR unknown command '{}', with args beginning with: ",
+                printable(argv.get(0), 128)
+            );
+            for arg in argv.iter().skip(1) {
+                msg.push_str(&format!("'{}' ", printable(arg, 128)));
+            }
+            CmdError::Owned(msg)
+        }
+        NotFound::Subcommand(cmd) => CmdError::Owned(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            printable(argv.get(1), 128),
+            cmd.spec.name.to_ascii_uppercase()
+        )),
+        NotFound::Arity(cmd) => wrong_arity(cmd.spec.name),
+    })
 }
 
 fn wrong_arity(name: &str) -> CmdError {
@@ -137,40 +170,122 @@ pub fn printable(arg: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&arg[..arg.len().min(max)]).replace(['\r', '\n'], " ")
 }
 
-/// Runs one command and writes its reply to `out`.
-pub fn execute(
-    server: &Server,
+/// How a batch of commands holds `exclusive` (db/mod.rs).
+pub enum Hold<'a> {
+    /// Shared with other batches: ordinary commands.
+    Shared(RwLockReadGuard<'a, ()>),
+    /// Alone, for EXEC and scripts; kept until the batch's next ordinary
+    /// command, so a pipeline of them takes it once.
+    Alone(RwLockWriteGuard<'a, ()>),
+    /// Not at all: a script past `busy-reply-threshold` holds it, and only
+    /// ALLOW_BUSY commands run, the others being answered -BUSY.
+    Busy,
+}
+
+impl<'a> Hold<'a> {
+    fn switch(&mut self, db: &'a Db, alone: bool) {
+        *self = match (std::mem::replace(self, Hold::Busy), alone) {
+            (Hold::Shared(shared), true) => {
+                drop(shared);
+                Hold::Alone(crate::scripting::lock_alone(db))
+            }
+            (Hold::Alone(alone), false) => Hold::Shared(RwLockWriteGuard::downgrade(alone)),
+            (same, _) => same,
+        }
+    }
+}
+
+/// Runs one command and writes its reply to `out`, under the batch's
+/// `hold` of `exclusive`.
+pub fn execute<'a>(
+    server: &'a Server,
     client: &mut Client,
     out: &mut BytesMut,
     argv: Argv,
     stats: &mut BatchStats,
-    _shared: &mut RwLockReadGuard<'_, ()>,
+    hold: &mut Hold<'a>,
 ) {
     stats.commands += 1;
-    let mut reply = Reply::new(out, client.resp3);
-    let cmd = match check(server, client, &argv) {
+    let checked = check(server, client, &argv).and_then(|cmd| {
+        if matches!(hold, Hold::Busy) && !cmd.spec.flags.has(Flags::ALLOW_BUSY) {
+            return Err(CmdError::Static(crate::scripting::BUSY));
+        }
+        Ok(cmd)
+    });
+    // ASKING covers only the command right after it.
+    client.asking = false;
+    let cmd = match checked {
         Ok(cmd) => cmd,
         Err(e) => {
             stats.errors += 1;
-            reply.error(e.message());
+            multi::refused(server, client, &argv, e.message(), out);
             return;
         }
     };
+    if multi::queue(client, cmd, &argv, out) {
+        return;
+    }
+    // EXEC and scripts run with no other command in between. MULTI only
+    // opens a transaction: it keeps the hold for the EXEC to come.
+    if cmd.spec.name != "multi" {
+        hold.switch(&server.db, runs_alone(cmd));
+    }
+    let reply = Reply::new(out, client.resp3);
+    call(server, client, reply, &argv, cmd, stats, true);
+}
+
+/// Commands that take `exclusive` for their whole run, and lock the slots
+/// of keys as their inner commands need them.
+fn runs_alone(cmd: CommandRef) -> bool {
+    static ALONE: OnceLock<Vec<bool>> = OnceLock::new();
+    ALONE.get_or_init(|| {
+        let table = CommandTable::get();
+        table
+            .all
+            .iter()
+            .map(|s| {
+                matches!(
+                    s.name,
+                    "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro"
+                )
+            })
+            .collect()
+    })[cmd.id]
+}
+
+/// Runs a command that passed the checks (directly, or inside EXEC or a
+/// script, where `may_block` is false): locks its keys, calls its handler,
+/// counts it.
+pub fn call(
+    server: &Server,
+    client: &mut Client,
+    reply: Reply,
+    argv: &Argv,
+    cmd: CommandRef,
+    stats: &mut BatchStats,
+    may_block: bool,
+) {
     let now = clock::unix_ms();
-    let keys = server
+    let positions = (!runs_alone(cmd)).then(|| cmd.spec.keys.positions(argv));
+    let mut keys = server
         .db
-        .lock(cmd.spec.keys.positions(&argv).map(|i| argv.get(i)), now);
+        .lock(positions.into_iter().flatten().map(|i| argv.get(i)), now);
+    keys.read_only = cmd.spec.flags.has(Flags::READONLY);
     let mut ctx = Ctx {
         server,
         client,
         out: reply,
         keys,
         cmd,
+        may_block,
     };
     let handler = handlers()[cmd.id].expect("every command in the table has a handler");
     let slow_threshold = server.hot.slowlog_threshold_us.load(Relaxed);
     let started = (slow_threshold != u64::MAX).then(quanta::Instant::now);
-    let result = handler(&mut ctx, &argv);
+    let result = handler(&mut ctx, argv);
+    if cmd.spec.is_write() {
+        crate::blocking::keys_written(&mut ctx, argv);
+    }
     stats.hits += ctx.keys.hits;
     stats.misses += ctx.keys.misses;
     drop(ctx.keys);
@@ -195,6 +310,12 @@ pub fn execute(
     ctx.client.handle.last_command.store(cmd.id, Relaxed);
 }
 
+/// Over `maxmemory` with nothing left to evict. As Redis: evict first,
+/// refuse only when nothing could be evicted. Never call it holding slot locks.
+pub fn out_of_memory(server: &Server) -> bool {
+    server.over_memory_limit() && evict::perform(server) == Outcome::Fail
+}
+
 /// The checks every command passes before it runs.
 fn check(server: &Server, client: &Client, argv: &Argv) -> Result<CommandRef, CmdError> {
     let cmd = resolve(argv)?;
@@ -202,14 +323,33 @@ fn check(server: &Server, client: &Client, argv: &Argv) -> Result<CommandRef, Cm
     if !client.authenticated && !flags.has(Flags::NO_AUTH) {
         return Err(CmdError::Static("NOAUTH Authentication required."));
     }
-    // As Redis: evict first, refuse only when nothing could be evicted.
-    if flags.has(Flags::DENYOOM)
-        && server.over_memory_limit()
-        && evict::perform(server) == Outcome::Fail
-    {
+    if let Some(cluster) = &server.cluster {
+        crate::cluster::route(server, cluster, client, cmd, argv)?;
+    }
+    if client.tx.in_multi() && flags.has(Flags::NO_MULTI) {
+        return Err(CmdError::Static(
+            "ERR Command not allowed inside a transaction",
+        ));
+    }
+    if flags.has(Flags::DENYOOM) && out_of_memory(server) {
         return Err(CmdError::Static(
             "OOM command not allowed when used memory > 'maxmemory'.",
         ));
+    }
+    // A RESP2 subscriber's connection carries messages: only commands
+    // whose replies cannot be mistaken for one are allowed (RESP3 pushes
+    // are told apart by type).
+    if !client.resp3
+        && client.subscribed()
+        && !matches!(
+            cmd.spec.name,
+            "ping" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+        )
+    {
+        return Err(CmdError::Owned(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.spec.name
+        )));
     }
     Ok(cmd)
 }

@@ -262,7 +262,7 @@ pub fn format_float(value: f64) -> String {
 
 /// Elements above which a deleted value is freed on another thread
 /// (Redis's LAZYFREE_THRESHOLD).
-const LAZYFREE_THRESHOLD: usize = 64;
+pub const LAZYFREE_THRESHOLD: usize = 64;
 
 /// Drops a removed entry, off the request path if it is a big collection.
 pub fn free_entry(entry: crate::db::Entry) {

@@ -12,6 +12,8 @@ pub mod access;
 pub mod entry;
 pub mod evict;
 pub mod object;
+pub mod sketch;
+pub mod watch;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -33,6 +35,10 @@ pub struct Slot {
     table: HashTable<Entry>,
     /// Keys in this slot that carry an expiry.
     volatile: usize,
+    /// How often keys of this slot were read (`allkeys-tinylfu`).
+    sketch: sketch::Sketch,
+    /// Clients WATCHing keys of this slot.
+    watchers: watch::Watchers,
 }
 
 impl Slot {
@@ -104,6 +110,7 @@ impl Db {
             now,
             hits: 0,
             misses: 0,
+            read_only: false,
         }
     }
 
@@ -120,13 +127,27 @@ impl Db {
     }
 
     pub fn flush(&self) -> usize {
+        self.flush_slots(0..SLOT_COUNT)
+    }
+
+    /// Empties the given slots (FLUSHALL: all of them; cluster mode: the
+    /// slots another node took over), freeing the keys off-thread.
+    /// Returns the number of keys removed.
+    pub fn flush_slots(&self, slots: impl IntoIterator<Item = usize>) -> usize {
         let mut removed = 0;
         let mut old_slots = Vec::new();
-        for slot in self.slots.iter() {
-            let mut slot = slot.lock();
+        for i in slots {
+            let mut slot = self.slots[i].lock();
             if slot.len() > 0 {
                 removed += slot.len();
+                let Slot {
+                    table, watchers, ..
+                } = &mut *slot;
+                watchers.touch_existing(|k| table.find(self.hash(k), |e| e.key() == k).is_some());
+                // Watches of keys that were not there stay.
+                let watchers = std::mem::take(&mut slot.watchers);
                 old_slots.push(std::mem::take(&mut *slot));
+                slot.watchers = watchers;
             }
         }
         drop_in_background(old_slots);
@@ -145,14 +166,19 @@ impl Db {
             }
             let at = self.sweep_cursor.fetch_add(1, Relaxed) as usize % SLOT_COUNT;
             let mut slot = self.slots[at].lock();
+            let slot = &mut *slot;
             if slot.volatile == 0 {
                 continue;
             }
             examined += slot.table.len();
             let before = slot.table.len();
             let mut gone_volatile = 0;
+            let watchers = &mut slot.watchers;
             slot.table.retain(|e| {
                 let expired = e.is_expired(now);
+                if expired {
+                    watchers.touch(e.key());
+                }
                 gone_volatile += expired as usize;
                 !expired
             });
@@ -204,6 +230,8 @@ pub struct Locked<'a> {
     pub now: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Set for READONLY commands: what they are handed, they do not change.
+    pub read_only: bool,
 }
 
 impl<'a> Locked<'a> {
@@ -218,10 +246,32 @@ impl<'a> Locked<'a> {
         live(self.db, &mut self.guards, self.now, key)
     }
 
+    /// A command that may write is handed `key`: if it is there, whoever
+    /// WATCHes it must assume it changed.
+    #[inline]
+    fn handed_for_write(&mut self, key: &[u8]) {
+        if !self.read_only && !self.slot(key).watchers.is_empty() && self.live(key).is_some() {
+            self.slot(key).watchers.touch(key);
+        }
+    }
+
+    /// Registers `flag` to be set when `key` changes (WATCH). An expired key
+    /// goes first: a key that is not there has nothing to change.
+    pub fn watch(&mut self, key: &[u8], flag: &watch::WatchFlag) {
+        self.live(key);
+        self.slot(key).watchers.add(key, flag);
+    }
+
+    pub fn unwatch(&mut self, key: &[u8], flag: &watch::WatchFlag) {
+        self.slot(key).watchers.remove(key, flag);
+    }
+
     /// A read: counts a hit or a miss and records the access.
     #[inline]
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.handed_for_write(key);
         let db = self.db;
+        self.record_read(key);
         match live(db, &mut self.guards, self.now, key) {
             Some(entry) => {
                 self.hits += 1;
@@ -239,6 +289,7 @@ impl<'a> Locked<'a> {
     /// access recorded.
     #[inline]
     pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.handed_for_write(key);
         self.live(key)
     }
 
@@ -247,7 +298,12 @@ impl<'a> Locked<'a> {
     }
 
     /// Stores `value` as a string under `key`, replacing whatever was there.
+    /// Under `allkeys-tinylfu` a new key may be refused when memory is full
+    /// (see `sketch.rs`).
     pub fn set_string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
+        if !self.admits(key) {
+            return;
+        }
         let access = self.db.access.fresh();
         self.insert(Entry::new_string(key, value, expire_at, access));
     }
@@ -264,6 +320,7 @@ impl<'a> Locked<'a> {
         let hasher = &self.db.hasher;
         let volatile = entry.expire_at().is_some() as usize;
         let slot = self.slot(entry.key());
+        slot.watchers.touch(entry.key());
         let old = match slot.table.entry(
             hash,
             |e| e.key() == entry.key(),
@@ -291,6 +348,7 @@ impl<'a> Locked<'a> {
             .ok()?
             .remove();
         slot.volatile -= entry.expire_at().is_some() as usize;
+        slot.watchers.touch(key);
         Some(entry)
     }
 
@@ -303,6 +361,7 @@ impl<'a> Locked<'a> {
         entry.set_expire(expire_at);
         let slot = self.slot(key);
         slot.volatile = slot.volatile + expire_at.is_some() as usize - was as usize;
+        slot.watchers.touch(key);
         true
     }
 }
@@ -332,6 +391,7 @@ fn live<'g>(db: &Db, guards: &'g mut Guards<'_>, now: u64, key: &[u8]) -> Option
         Ok(found) if found.get().is_expired(now) => {
             found.remove();
             slot.volatile -= 1;
+            slot.watchers.touch(key);
             db.expired_keys.fetch_add(1, Relaxed);
             None
         }

@@ -2,13 +2,23 @@
 //! commands live in `commands/t_<type>.rs`.
 
 mod dict;
+mod list;
+mod set;
+mod zset;
 
 pub use dict::Dict;
+pub use list::{End, List};
+pub use set::{Member, Set};
+pub use zset::{AddFlags, Added, LexBound, LexRange, Range, ScoreRange, ZSet};
 
 pub enum Object {
     /// A string that has been appended to or edited in place.
     Raw(Vec<u8>),
     Hash(Dict),
+    List(List),
+    Set(Set),
+    /// Boxed: it is the largest variant, and every object pays for it.
+    ZSet(Box<ZSet>),
 }
 
 /// Redis's hash-max-listpack-entries and hash-max-listpack-value defaults.
@@ -20,6 +30,9 @@ impl Object {
         match self {
             Object::Raw(_) => "string",
             Object::Hash(_) => "hash",
+            Object::List(_) => "list",
+            Object::Set(_) => "set",
+            Object::ZSet(_) => "zset",
         }
     }
 
@@ -36,6 +49,9 @@ impl Object {
                 "listpack"
             }
             Object::Hash(_) => "hashtable",
+            Object::List(l) => l.encoding(),
+            Object::Set(s) => s.encoding(),
+            Object::ZSet(z) => z.encoding(),
         }
     }
 
@@ -45,6 +61,9 @@ impl Object {
             + match self {
                 Object::Raw(s) => s.capacity(),
                 Object::Hash(h) => h.memory_usage(),
+                Object::List(l) => l.memory_usage(),
+                Object::Set(s) => s.memory_usage(),
+                Object::ZSet(z) => std::mem::size_of::<ZSet>() + z.memory_usage(),
             }
     }
 
@@ -53,6 +72,9 @@ impl Object {
         match self {
             Object::Raw(_) => 1,
             Object::Hash(h) => h.len(),
+            Object::List(l) => l.len(),
+            Object::Set(s) => s.len(),
+            Object::ZSet(z) => z.len(),
         }
     }
 }

@@ -1,0 +1,483 @@
+//! The Lua 5.1 interpreter scripts run in: Redis's `redis` API, `cjson`,
+//! globals protection, the error handler that says where a script failed,
+//! and the compiled scripts by SHA1.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use mlua::chunk::ChunkMode;
+use mlua::{
+    Function, HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
+    Variadic, VmState,
+};
+use slotcache_protocol::Reply;
+
+use super::{cjson, convert, with_env, RunState};
+use crate::commands::CmdError;
+use crate::info::REDIS_VERSION;
+
+/// VM instructions between looks at SCRIPT KILL (Redis's hook period).
+const HOOK_PERIOD: u32 = 100_000;
+/// Scripts run between extra incremental GC steps, so that garbage is
+/// collected a little at a time (Redis's LUA_GC_CYCLE_PERIOD).
+const GC_PERIOD: u32 = 50;
+
+/// Sets up the API. Runs once per VM, before globals are protected; the
+/// frames of this chunk (`=redis`) are skipped when locating an error.
+const PRELUDE: &str = r#"
+local raw = ...
+local error, type, tostring, rawget, setmetatable = error, type, tostring, rawget, setmetatable
+local dbg, xpcall, pcall_, unwrap_error = debug, xpcall, pcall, raw.unwrap_error
+
+redis = {
+  call = raw.call,
+  pcall = raw.pcall,
+  error_reply = raw.error_reply,
+  status_reply = raw.status_reply,
+  sha1hex = raw.sha1hex,
+  log = raw.log,
+  setresp = raw.setresp,
+  replicate_commands = function() return true end,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION = raw.version, REDIS_VERSION_NUM = raw.version_num,
+}
+cjson = { encode = raw.json_encode, decode = raw.json_decode, null = raw.null }
+
+-- As Redis's pcall: a caught error table gives its message.
+local function unwrap(ok, ...)
+  if ok then return true, ... end
+  local e = ...
+  if type(e) == 'userdata' then e = unwrap_error(e) end
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then return false, e.err end
+  return false, e
+end
+pcall = function(...) return unwrap(pcall_(...)) end
+
+-- Redis's error table, with the script line the error came from.
+local function handler(e)
+  local level = 2
+  local info = dbg.getinfo(level, 'Sl')
+  while info and (info.what ~= 'Lua' and info.what ~= 'main' or info.source == '=redis') do
+    level = level + 1
+    info = dbg.getinfo(level, 'Sl')
+  end
+  if type(e) == 'userdata' then e = unwrap_error(e) end
+  if type(e) ~= 'table' then e = {err = 'ERR ' .. tostring(e)} end
+  if info then
+    e.source = info.source
+    e.line = info.currentline
+  end
+  return e
+end
+
+debug, print, dofile, loadfile = nil, nil, nil, nil
+setmetatable(_G, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+})
+
+return function(f) return xpcall(f, handler) end
+"#;
+
+/// An error the API's Rust functions raise into the script.
+#[derive(Debug)]
+enum Raised {
+    /// As Redis raises an error reply: the table `{err = text}`.
+    Reply(String),
+    /// As a C library raises one with luaL_error: a message string.
+    Message(String),
+}
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Raised::Reply(text) | Raised::Message(text) => f.write_str(text),
+        }
+    }
+}
+
+impl std::error::Error for Raised {}
+
+/// Raises Redis's error table for `error` ("-CODE msg" or "msg").
+fn raise<T>(error: &str) -> mlua::Result<T> {
+    let text = convert::error_text(error.as_bytes());
+    Err(mlua::Error::external(Raised::Reply(
+        String::from_utf8_lossy(&text).into_owned(),
+    )))
+}
+
+/// Raises `msg` as luaL_error does: prefixed with the calling script line.
+fn raise_message<T>(lua: &Lua, msg: &str) -> mlua::Result<T> {
+    let at = lua
+        .inspect_stack(1, |d| {
+            let line = d.current_line()?;
+            let src = d.source().short_src?.into_owned();
+            Some(format!("{src}:{line}: "))
+        })
+        .flatten()
+        .unwrap_or_default();
+    Err(mlua::Error::external(Raised::Message(format!("{at}{msg}"))))
+}
+
+/// What the error handler and pcall see of an error raised from Rust: the
+/// error table or message it stands for.
+fn unwrap_error(lua: &Lua, e: Value) -> mlua::Result<Value> {
+    let Value::Error(err) = &e else {
+        return Ok(e);
+    };
+    Ok(match err.downcast_ref::<Raised>() {
+        Some(Raised::Reply(text)) => Value::Table(convert::error_table(lua, text.as_bytes())?),
+        Some(Raised::Message(text)) => Value::String(lua.create_string(text)?),
+        None => {
+            let root = err
+                .chain()
+                .last()
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            Value::String(lua.create_string(root)?)
+        }
+    })
+}
+
+pub struct Engine {
+    lua: Lua,
+    /// Calls a script under the error handler: `(true, result)` or `(false, error table)`.
+    runner: Function,
+    /// Compiled scripts by lower-case SHA1.
+    scripts: HashMap<[u8; 40], Function>,
+    run: Arc<RunState>,
+    since_gc: u32,
+}
+
+/// A script that ended: what it returned, or its error table.
+pub struct Outcome {
+    pub ok: bool,
+    pub value: Value,
+}
+
+pub fn sha1_hex(body: &[u8]) -> [u8; 40] {
+    let hex = sha1_smol::Sha1::from(body).digest().to_string();
+    hex.as_bytes().try_into().expect("40 hex digits")
+}
+
+impl Engine {
+    pub fn new(run: Arc<RunState>) -> mlua::Result<Engine> {
+        // SAFETY: `debug` can break the interpreter's invariants; the
+        // prelude keeps it only inside the error handler and removes the
+        // global before any script runs, as Redis does.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        let raw = lua.create_table()?;
+        raw.raw_set("call", lua.create_function(redis_call)?)?;
+        raw.raw_set("pcall", lua.create_function(redis_pcall)?)?;
+        raw.raw_set("unwrap_error", lua.create_function(unwrap_error)?)?;
+        raw.raw_set("error_reply", lua.create_function(error_reply)?)?;
+        raw.raw_set("status_reply", lua.create_function(status_reply)?)?;
+        raw.raw_set("sha1hex", lua.create_function(sha1hex)?)?;
+        raw.raw_set("log", lua.create_function(log)?)?;
+        raw.raw_set("setresp", lua.create_function(setresp)?)?;
+        raw.raw_set("json_encode", lua.create_function(json_encode)?)?;
+        raw.raw_set("json_decode", lua.create_function(json_decode)?)?;
+        raw.raw_set(
+            "null",
+            Value::LightUserData(LightUserData(std::ptr::null_mut())),
+        )?;
+        raw.raw_set("version", REDIS_VERSION)?;
+        raw.raw_set("version_num", version_num(REDIS_VERSION))?;
+        let runner: Function = lua
+            .load(PRELUDE)
+            .set_name("=redis")
+            .set_mode(ChunkMode::Text)
+            .call(raw)?;
+        let engine = Engine {
+            lua,
+            runner,
+            scripts: HashMap::new(),
+            run,
+            since_gc: 0,
+        };
+        engine.watch_for_kill()?;
+        Ok(engine)
+    }
+
+    /// Every HOOK_PERIOD instructions, looks for SCRIPT KILL. Once killed,
+    /// the hook fires on every line, so a script catching the error with
+    /// pcall is stopped again at its next line.
+    ///
+    /// A script that gets this far runs long, and the runtime must not
+    /// wait for it: no other worker may be awake to poll the sockets, and
+    /// then nobody would be answered -BUSY or heard asking SCRIPT KILL.
+    fn watch_for_kill(&self) -> mlua::Result<()> {
+        let run = Arc::clone(&self.run);
+        self.lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_PERIOD),
+            move |lua, _| {
+                if !run.detached.swap(true, Relaxed) {
+                    hand_off_worker();
+                }
+                if !run.kill.load(Relaxed) {
+                    return Ok(VmState::Continue);
+                }
+                lua.set_hook(HookTriggers::EVERY_LINE, |_, _| raise(KILLED))?;
+                raise(KILLED)
+            },
+        )
+    }
+
+    pub fn contains(&self, sha: &[u8]) -> bool {
+        normalize(sha).is_some_and(|sha| self.scripts.contains_key(&sha))
+    }
+
+    pub fn get(&self, sha: &[u8]) -> Option<([u8; 40], Function)> {
+        let sha = normalize(sha)?;
+        self.scripts.get(&sha).map(|f| (sha, f.clone()))
+    }
+
+    /// Compiles `body` unless it already is; its SHA1 and function.
+    pub fn load(&mut self, body: &[u8]) -> Result<([u8; 40], Function), CmdError> {
+        let sha = sha1_hex(body);
+        if let Some(f) = self.scripts.get(&sha) {
+            return Ok((sha, f.clone()));
+        }
+        let f = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .set_mode(ChunkMode::Text)
+            .into_function()
+            .map_err(|e| {
+                let msg = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CmdError::Owned(format!("ERR Error compiling script (new function): {msg}"))
+            })?;
+        self.scripts.insert(sha, f.clone());
+        Ok((sha, f))
+    }
+
+    /// Runs a script with KEYS and ARGV set.
+    pub fn run<'a>(
+        &mut self,
+        f: &Function,
+        keys: impl ExactSizeIterator<Item = &'a [u8]>,
+        args: impl ExactSizeIterator<Item = &'a [u8]>,
+    ) -> mlua::Result<Outcome> {
+        let globals = self.lua.globals();
+        globals.raw_set("KEYS", self.array(keys)?)?;
+        globals.raw_set("ARGV", self.array(args)?)?;
+        let outcome = self.runner.call::<(bool, Value)>(f);
+        if self.run.kill.load(Relaxed) {
+            self.watch_for_kill()?;
+        }
+        self.since_gc += 1;
+        if self.since_gc == GC_PERIOD {
+            self.since_gc = 0;
+            self.lua.gc_step()?;
+        }
+        let (ok, value) = outcome?;
+        Ok(Outcome { ok, value })
+    }
+
+    fn array<'a>(&self, items: impl ExactSizeIterator<Item = &'a [u8]>) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(item)?)?;
+        }
+        Ok(t)
+    }
+}
+
+/// Writes a finished script's reply: its value converted, or its error as
+/// Redis words it, with the script and line it came from.
+pub fn reply(
+    outcome: &Outcome,
+    sha: &[u8; 40],
+    script_resp3: bool,
+    out: &mut Reply,
+) -> mlua::Result<()> {
+    if outcome.ok {
+        return convert::lua_to_reply(&outcome.value, out, script_resp3);
+    }
+    let Value::Table(e) = &outcome.value else {
+        out.error("ERR execution failure");
+        return Ok(());
+    };
+    let mut msg = match e.raw_get::<Value>("err")? {
+        Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        _ => "ERR execution failure".into(),
+    };
+    if let (Value::String(source), Value::Integer(line)) =
+        (e.raw_get("source")?, e.raw_get("line")?)
+    {
+        msg.push_str(&format!(
+            " script: {}, on {}:{line}.",
+            std::str::from_utf8(sha).unwrap_or_default(),
+            source.to_string_lossy()
+        ));
+    }
+    out.error(&msg);
+    Ok(())
+}
+
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// Lets the runtime go on without this thread: block_in_place offers its
+/// worker's queue to a new thread, and this waits until a task spawned
+/// from outside the worker has run, that is until a worker (the new one, or
+/// a sleeping one the task woke) is running and will poll the sockets.
+fn hand_off_worker() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    tokio::task::block_in_place(|| {
+        let (ran, running) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let _ = ran.send(());
+        });
+        let _ = running.recv_timeout(std::time::Duration::from_secs(1));
+    });
+}
+
+/// A SHA1 as scripts are stored: 40 hex digits, lower case.
+fn normalize(sha: &[u8]) -> Option<[u8; 40]> {
+    let mut lower: [u8; 40] = sha.try_into().ok()?;
+    lower.make_ascii_lowercase();
+    Some(lower)
+}
+
+/// "7.0.0" as Redis's REDIS_VERSION_NUM, 0x00070000.
+fn version_num(version: &str) -> i64 {
+    version
+        .split('.')
+        .take(3)
+        .fold(0, |n, part| (n << 8) | part.parse::<i64>().unwrap_or(0))
+}
+
+/// `redis.call`: runs a command as the script's caller; an error reply
+/// is raised.
+fn redis_call(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
+    let (ok, value) = redis_pcall_inner(lua, &args)?;
+    if ok {
+        return Ok(value);
+    }
+    let Value::Table(t) = &value else {
+        return Ok(value);
+    };
+    let text: mlua::LuaString = t.raw_get("err")?;
+    Err(mlua::Error::external(Raised::Reply(text.to_string_lossy())))
+}
+
+/// `redis.pcall`: an error reply is returned as its error table.
+fn redis_pcall(lua: &Lua, args: MultiValue) -> mlua::Result<Value> {
+    Ok(redis_pcall_inner(lua, &args)?.1)
+}
+
+fn redis_pcall_inner(lua: &Lua, args: &MultiValue) -> mlua::Result<(bool, Value)> {
+    match with_env(|env| env.call(lua, args)) {
+        Some(result) => result,
+        None => raise("redis.call/pcall can only be called inside a script invocation"),
+    }
+}
+
+fn error_reply(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Table> {
+    let text = match args.as_slice() {
+        [Value::String(s)] if s.as_bytes().starts_with(b"-") => convert::error_text(&s.as_bytes()),
+        [Value::String(s)] => convert::error_text(&[b"-", &s.as_bytes()[..]].concat()),
+        _ => convert::error_text(b"wrong number or type of arguments"),
+    };
+    convert::error_table(lua, &text)
+}
+
+fn status_reply(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Table> {
+    match args.as_slice() {
+        [Value::String(s)] => {
+            let t = lua.create_table()?;
+            t.raw_set("ok", s)?;
+            Ok(t)
+        }
+        _ => convert::error_table(
+            lua,
+            &convert::error_text(b"wrong number or type of arguments"),
+        ),
+    }
+}
+
+fn sha1hex(lua: &Lua, args: Variadic<Value>) -> mlua::Result<mlua::LuaString> {
+    let body = match args.as_slice() {
+        [Value::String(s)] => s.as_bytes().to_vec(),
+        [Value::Integer(i)] => i.to_string().into_bytes(),
+        [Value::Number(n)] => convert::format_g(*n, 14).into_bytes(),
+        [_] => Vec::new(),
+        _ => return raise("wrong number of arguments"),
+    };
+    lua.create_string(sha1_hex(&body))
+}
+
+fn log(_: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
+    if args.len() < 2 {
+        return raise("redis.log() requires two arguments or more.");
+    }
+    let level = match args[0] {
+        Value::Integer(i) => i as f64,
+        Value::Number(n) => n,
+        _ => return raise("First argument must be a number (log level)."),
+    };
+    if !(0.0..=3.0).contains(&level) {
+        return raise("Invalid debug level.");
+    }
+    let text: Vec<String> = args[1..]
+        .iter()
+        .filter_map(|v| match v {
+            Value::String(s) => Some(s.to_string_lossy()),
+            Value::Integer(i) => Some(i.to_string()),
+            Value::Number(n) => Some(convert::format_g(*n, 14)),
+            _ => None,
+        })
+        .collect();
+    let text = text.join(" ");
+    match level as u8 {
+        0 => tracing::trace!("{text}"),
+        1 => tracing::debug!("{text}"),
+        2 => tracing::info!("{text}"),
+        _ => tracing::warn!("{text}"),
+    }
+    Ok(())
+}
+
+fn setresp(_: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
+    let version = match args.as_slice() {
+        [Value::Integer(v)] => *v,
+        [Value::Number(v)] => *v as i64,
+        [_] => 0,
+        _ => return raise("redis.setresp() requires one argument."),
+    };
+    if version != 2 && version != 3 {
+        return raise("RESP version must be 2 or 3.");
+    }
+    match with_env(|env| env.resp3 = version == 3) {
+        Some(()) => Ok(()),
+        None => raise("redis.setresp can only be called inside a script invocation"),
+    }
+}
+
+fn json_encode(lua: &Lua, value: Value) -> mlua::Result<mlua::LuaString> {
+    match cjson::encode(&value) {
+        Ok(json) => lua.create_string(json),
+        Err(msg) => raise_message(lua, &msg),
+    }
+}
+
+fn json_decode(lua: &Lua, text: mlua::LuaString) -> mlua::Result<Value> {
+    match cjson::decode(lua, &text.as_bytes()) {
+        Ok(value) => Ok(value),
+        Err(msg) => raise_message(lua, &msg),
+    }
+}

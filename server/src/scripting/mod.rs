@@ -1,0 +1,334 @@
+//! Lua scripting (EVAL and friends). A script runs holding `exclusive` for
+//! writing, so no other command runs while it does. Other connections never
+//! block a thread on that lock while a script holds it: they wait for the
+//! script asynchronously, and once it has run past `busy-reply-threshold`
+//! they are answered -BUSY, except for ALLOW_BUSY commands such as SCRIPT
+//! KILL, which run at once (see `admit`).
+
+mod cjson;
+mod convert;
+mod engine;
+
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mlua::{Lua, MultiValue, Value};
+use parking_lot::{Mutex, RwLockWriteGuard};
+use slotcache_protocol::command::{CommandRef, Flags};
+use slotcache_protocol::request::OwnedArgv;
+use slotcache_protocol::{Argv, Reply};
+use tokio::sync::Notify;
+
+use crate::client::Client;
+use crate::clock;
+use crate::commands::{
+    self, find, out_of_memory, parse_i64, CmdError, CmdResult, Ctx, Hold, NotFound,
+};
+use crate::db::Db;
+use crate::server::Server;
+use crate::stats::BatchStats;
+use engine::Engine;
+
+pub const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT.";
+
+/// The script running now, as other connections and the Lua hook see it.
+#[derive(Default)]
+pub struct RunState {
+    running: AtomicBool,
+    /// Unix ms from which other clients are answered -BUSY.
+    busy_at: AtomicU64,
+    /// SCRIPT KILL asked the script to stop.
+    kill: AtomicBool,
+    /// The script ran a write command: it can no longer be killed.
+    wrote: AtomicBool,
+    /// The script's thread has handed its other work to another (engine.rs).
+    detached: AtomicBool,
+}
+
+pub struct Scripts {
+    engine: Mutex<Engine>,
+    run: Arc<RunState>,
+    /// Wakes connections waiting for a script to end.
+    done: Notify,
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        let run = Arc::new(RunState::default());
+        Scripts {
+            engine: Mutex::new(Engine::new(Arc::clone(&run)).expect("start the Lua interpreter")),
+            run,
+            done: Notify::new(),
+        }
+    }
+
+    /// How a batch of commands holds `exclusive`: shared, unless a script
+    /// holds it; then busy once it is past `busy-reply-threshold`, before
+    /// that None: the connection waits for it (`wait`) without holding a
+    /// thread. Waits for the lock in short slices so as to notice a script.
+    pub fn admit<'a>(&self, db: &'a Db) -> Option<Hold<'a>> {
+        loop {
+            if let Some(shared) = db.exclusive.try_read_for(Duration::from_micros(100)) {
+                return Some(Hold::Shared(shared));
+            }
+            if self.run.running.load(SeqCst) {
+                return (clock::unix_ms() >= self.run.busy_at.load(Relaxed)).then_some(Hold::Busy);
+            }
+        }
+    }
+
+    /// Resolves when the running script ends or reaches the busy threshold.
+    pub async fn wait(&self) {
+        let ended = self.done.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        if !self.run.running.load(SeqCst) {
+            return;
+        }
+        let now = clock::unix_ms();
+        let busy_at = self.run.busy_at.load(Relaxed);
+        if now < busy_at {
+            // Far-off deadlines (no threshold) need no timer.
+            let wait = Duration::from_millis((busy_at - now).min(3_600_000));
+            let _ = tokio::time::timeout(wait, ended).await;
+        }
+    }
+
+    /// EVAL, EVALSHA and their _RO forms.
+    pub fn eval(&self, ctx: &mut Ctx, argv: &Argv, by_sha: bool, read_only: bool) -> CmdResult {
+        let numkeys = parse_i64(argv.get(2)).ok_or(commands::NOT_INTEGER)?;
+        if numkeys < 0 {
+            return Err(CmdError::Static("ERR Number of keys can't be negative"));
+        }
+        let numkeys = numkeys as usize;
+        if numkeys > argv.len() - 3 {
+            return Err(CmdError::Static(
+                "ERR Number of keys can't be greater than number of args",
+            ));
+        }
+        let mut engine = self.engine.lock();
+        let (sha, function) = if by_sha {
+            engine.get(argv.get(1)).ok_or(CmdError::Static(
+                "NOSCRIPT No matching script. Please use EVAL.",
+            ))?
+        } else {
+            engine.load(argv.get(1))?
+        };
+        let threshold = ctx.server.config.read().busy_reply_threshold;
+        let mut env = Env {
+            server: ctx.server,
+            client: ctx.client,
+            run: &self.run,
+            read_only,
+            resp3: false,
+            stats: BatchStats::default(),
+            replies: BytesMut::new(),
+        };
+        self.run.kill.store(false, Relaxed);
+        self.run.wrote.store(false, Relaxed);
+        self.run.detached.store(false, Relaxed);
+        let busy_at = match threshold {
+            0 => u64::MAX,
+            t => clock::unix_ms().saturating_add(t),
+        };
+        self.run.busy_at.store(busy_at, Relaxed);
+        self.run.running.store(true, SeqCst);
+        let outcome = {
+            let _entered = Entered::new(&mut env);
+            let keys = argv.tail(3);
+            engine.run(
+                &function,
+                keys.iter().take(numkeys),
+                argv.tail(3 + numkeys).iter(),
+            )
+        };
+        self.run.running.store(false, SeqCst);
+        self.done.notify_waiters();
+        ctx.server.stats.add(&mut env.stats);
+        let script_resp3 = env.resp3;
+        let written = outcome.and_then(|o| engine::reply(&o, &sha, script_resp3, &mut ctx.out));
+        written.map_err(|e| CmdError::Owned(format!("ERR Error running script: {e}")))
+    }
+
+    /// SCRIPT LOAD: compiles and keeps a script; its SHA1.
+    pub fn load(&self, body: &[u8]) -> Result<[u8; 40], CmdError> {
+        Ok(self.engine.lock().load(body)?.0)
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        self.engine.lock().contains(sha)
+    }
+
+    /// SCRIPT FLUSH: a new interpreter, the old one freed in the
+    /// background when `lazy`.
+    pub fn flush(&self, lazy: bool) {
+        let fresh = Engine::new(Arc::clone(&self.run)).expect("start the Lua interpreter");
+        let old = std::mem::replace(&mut *self.engine.lock(), fresh);
+        if lazy {
+            crate::db::drop_in_background(old);
+        }
+    }
+
+    /// SCRIPT KILL. Runs while the script does (ALLOW_BUSY), without the lock.
+    pub fn kill(&self) -> CmdResult {
+        if !self.run.running.load(SeqCst) {
+            return Err(CmdError::Static(
+                "NOTBUSY No scripts in execution right now.",
+            ));
+        }
+        if self.run.wrote.load(Relaxed) {
+            return Err(CmdError::Static(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            ));
+        }
+        self.run.kill.store(true, Relaxed);
+        Ok(())
+    }
+}
+
+/// Tries before parking a thread on `exclusive`: the other holders are
+/// batches of a few µs, and spinning that long beats being parked and woken.
+const SPINS: u32 = 2000;
+
+/// Takes `exclusive` for writing (EXEC, scripts).
+pub fn lock_alone(db: &Db) -> RwLockWriteGuard<'_, ()> {
+    for _ in 0..SPINS {
+        if let Some(alone) = db.exclusive.try_write() {
+            return alone;
+        }
+        std::hint::spin_loop();
+    }
+    db.exclusive.write()
+}
+
+/// What `redis.call` needs while a script runs.
+struct Env<'a> {
+    server: &'a Server,
+    client: &'a mut Client,
+    run: &'a RunState,
+    read_only: bool,
+    /// `redis.setresp(3)` was called: commands answer the script in RESP3.
+    resp3: bool,
+    stats: BatchStats,
+    /// The reply of the command being run, parsed into Lua values.
+    replies: BytesMut,
+}
+
+thread_local! {
+    /// The running script's Env, on the thread running it.
+    static ENV: Cell<*mut Env<'static>> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Points ENV at an Env for as long as it lives.
+struct Entered;
+
+impl Entered {
+    fn new(env: &mut Env) -> Entered {
+        ENV.with(|e| e.set(env as *mut Env as *mut Env<'static>));
+        Entered
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        ENV.with(|e| e.set(ptr::null_mut()));
+    }
+}
+
+/// Runs `f` on the running script's Env; None outside a script, or inside
+/// another `with_env` (a Lua finalizer run by the GC during redis.call).
+fn with_env<R>(f: impl FnOnce(&mut Env) -> R) -> Option<R> {
+    let env = ENV.with(|e| e.replace(ptr::null_mut()));
+    if env.is_null() {
+        return None;
+    }
+    // SAFETY: `env` was set by `Entered` from a `&mut Env` that outlives the
+    // script's run and is not used by its owner until the run ends. It is
+    // taken out of ENV while `f` runs, so no second reference can exist.
+    let result = f(unsafe { &mut *env });
+    ENV.with(|e| e.set(env));
+    Some(result)
+}
+
+impl Env<'_> {
+    /// One `redis.call`: the checks Redis makes for scripts, then the
+    /// command through the dispatcher, as the caller.
+    fn call(&mut self, lua: &Lua, args: &MultiValue) -> mlua::Result<(bool, Value)> {
+        let refuse = |msg: &str| -> mlua::Result<(bool, Value)> {
+            let text = convert::error_text(msg.as_bytes());
+            Ok((false, Value::Table(convert::error_table(lua, &text)?)))
+        };
+        let argv = match lua_argv(args) {
+            Ok(argv) => argv,
+            Err(msg) => return refuse(msg),
+        };
+        let argv = argv.argv();
+        let cmd = match self.admit(&argv) {
+            Ok(cmd) => cmd,
+            Err(msg) => return refuse(msg),
+        };
+        self.replies.clear();
+        let reply = Reply::new(&mut self.replies, self.resp3);
+        commands::call(
+            self.server,
+            self.client,
+            reply,
+            &argv,
+            cmd,
+            &mut self.stats,
+            false,
+        );
+        self.stats.commands += 1;
+        let value = convert::reply_to_lua(lua, &self.replies)?;
+        Ok((self.replies.first() != Some(&b'-'), value))
+    }
+
+    fn admit(&mut self, argv: &Argv) -> Result<CommandRef, &'static str> {
+        let cmd = match find(argv) {
+            Ok(cmd) => cmd,
+            Err(NotFound::Arity(_)) => {
+                return Err("Wrong number of args calling Redis command from script")
+            }
+            Err(_) => return Err("Unknown Redis command called from script"),
+        };
+        let flags = cmd.spec.flags;
+        if flags.has(Flags::NOSCRIPT) {
+            return Err("This Redis command is not allowed from script");
+        }
+        if flags.has(Flags::WRITE) && self.read_only {
+            return Err("Write commands are not allowed from read-only scripts.");
+        }
+        // Only before the first write: a script cannot stop half done.
+        if flags.has(Flags::DENYOOM) && !self.run.wrote.load(Relaxed) && out_of_memory(self.server)
+        {
+            return Err("-OOM command not allowed when used memory > 'maxmemory'.");
+        }
+        if flags.has(Flags::WRITE) {
+            self.run.wrote.store(true, Relaxed);
+        }
+        Ok(cmd)
+    }
+}
+
+/// A command's arguments from `redis.call`'s: strings as they are, numbers
+/// as `%.17g` (as Redis: Lua's own format loses precision).
+fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = OwnedArgv::default();
+    for arg in args.iter() {
+        match arg {
+            Value::String(s) => argv.push(&s.as_bytes()),
+            Value::Integer(i) => argv.push(convert::format_g(*i as f64, 17).as_bytes()),
+            Value::Number(n) => argv.push(convert::format_g(*n, 17).as_bytes()),
+            _ => return Err("Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(argv)
+}
