@@ -419,7 +419,8 @@ fn script_kill_stops_a_busy_read_only_script() {
     assert_eq!(q::<String>(con, &["SCRIPT", "KILL"]), "OK");
     let e = script.join().unwrap().unwrap_err();
     assert!(
-        e.contains("Script killed by user with SCRIPT KILL..."),
+        e.starts_with("ERR Script killed by user with SCRIPT KILL... script: ")
+            && e.ends_with(", on @user_script:1."),
         "{e}"
     );
     assert_eq!(q::<String>(con, &["PING"]), "PONG");

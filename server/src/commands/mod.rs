@@ -187,7 +187,7 @@ impl<'a> Hold<'a> {
         *self = match (std::mem::replace(self, Hold::Busy), alone) {
             (Hold::Shared(shared), true) => {
                 drop(shared);
-                Hold::Alone(crate::scripting::lock_alone(db))
+                Hold::Alone(db.exclusive.write())
             }
             (Hold::Alone(alone), false) => Hold::Shared(RwLockWriteGuard::downgrade(alone)),
             (same, _) => same,

@@ -231,20 +231,16 @@ impl Engine {
         )
     }
 
-    pub fn contains(&self, sha: &[u8]) -> bool {
-        normalize(sha).is_some_and(|sha| self.scripts.contains_key(&sha))
+    /// The SHA1 of a cached script, as it is stored (any case accepted).
+    pub fn cached(&self, sha: &[u8]) -> Option<[u8; 40]> {
+        normalize(sha).filter(|sha| self.scripts.contains_key(sha))
     }
 
-    pub fn get(&self, sha: &[u8]) -> Option<([u8; 40], Function)> {
-        let sha = normalize(sha)?;
-        self.scripts.get(&sha).map(|f| (sha, f.clone()))
-    }
-
-    /// Compiles `body` unless it already is; its SHA1 and function.
-    pub fn load(&mut self, body: &[u8]) -> Result<([u8; 40], Function), CmdError> {
+    /// Compiles `body` unless it already is; its SHA1.
+    pub fn load(&mut self, body: &[u8]) -> Result<[u8; 40], CmdError> {
         let sha = sha1_hex(body);
-        if let Some(f) = self.scripts.get(&sha) {
-            return Ok((sha, f.clone()));
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
         }
         let f = self
             .lua
@@ -259,20 +255,21 @@ impl Engine {
                 };
                 CmdError::Owned(format!("ERR Error compiling script (new function): {msg}"))
             })?;
-        self.scripts.insert(sha, f.clone());
-        Ok((sha, f))
+        self.scripts.insert(sha, f);
+        Ok(sha)
     }
 
-    /// Runs a script with KEYS and ARGV set.
+    /// Runs the cached script `sha` with KEYS and ARGV set.
     pub fn run<'a>(
         &mut self,
-        f: &Function,
+        sha: &[u8; 40],
         keys: impl ExactSizeIterator<Item = &'a [u8]>,
         args: impl ExactSizeIterator<Item = &'a [u8]>,
     ) -> mlua::Result<Outcome> {
         let globals = self.lua.globals();
         globals.raw_set("KEYS", self.array(keys)?)?;
         globals.raw_set("ARGV", self.array(args)?)?;
+        let f = self.scripts.get(sha).expect("run only cached scripts");
         let outcome = self.runner.call::<(bool, Value)>(f);
         if self.run.kill.load(Relaxed) {
             self.watch_for_kill()?;

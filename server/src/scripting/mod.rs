@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mlua::{Lua, MultiValue, Value};
-use parking_lot::{Mutex, RwLockWriteGuard};
+use parking_lot::Mutex;
 use slotcache_protocol::command::{CommandRef, Flags};
 use slotcache_protocol::request::OwnedArgv;
 use slotcache_protocol::{Argv, Reply};
@@ -112,8 +112,8 @@ impl Scripts {
             ));
         }
         let mut engine = self.engine.lock();
-        let (sha, function) = if by_sha {
-            engine.get(argv.get(1)).ok_or(CmdError::Static(
+        let sha = if by_sha {
+            engine.cached(argv.get(1)).ok_or(CmdError::Static(
                 "NOSCRIPT No matching script. Please use EVAL.",
             ))?
         } else {
@@ -137,18 +137,15 @@ impl Scripts {
             t => clock::unix_ms().saturating_add(t),
         };
         self.run.busy_at.store(busy_at, Relaxed);
-        self.run.running.store(true, SeqCst);
         let outcome = {
-            let _entered = Entered::new(&mut env);
+            let _running = Running::start(self, &mut env);
             let keys = argv.tail(3);
             engine.run(
-                &function,
+                &sha,
                 keys.iter().take(numkeys),
                 argv.tail(3 + numkeys).iter(),
             )
         };
-        self.run.running.store(false, SeqCst);
-        self.done.notify_waiters();
         ctx.server.stats.add(&mut env.stats);
         let script_resp3 = env.resp3;
         let written = outcome.and_then(|o| engine::reply(&o, &sha, script_resp3, &mut ctx.out));
@@ -157,11 +154,11 @@ impl Scripts {
 
     /// SCRIPT LOAD: compiles and keeps a script; its SHA1.
     pub fn load(&self, body: &[u8]) -> Result<[u8; 40], CmdError> {
-        Ok(self.engine.lock().load(body)?.0)
+        self.engine.lock().load(body)
     }
 
     pub fn exists(&self, sha: &[u8]) -> bool {
-        self.engine.lock().contains(sha)
+        self.engine.lock().cached(sha).is_some()
     }
 
     /// SCRIPT FLUSH: a new interpreter, the old one freed in the
@@ -191,21 +188,6 @@ impl Scripts {
     }
 }
 
-/// Tries before parking a thread on `exclusive`: the other holders are
-/// batches of a few µs, and spinning that long beats being parked and woken.
-const SPINS: u32 = 2000;
-
-/// Takes `exclusive` for writing (EXEC, scripts).
-pub fn lock_alone(db: &Db) -> RwLockWriteGuard<'_, ()> {
-    for _ in 0..SPINS {
-        if let Some(alone) = db.exclusive.try_write() {
-            return alone;
-        }
-        std::hint::spin_loop();
-    }
-    db.exclusive.write()
-}
-
 /// What `redis.call` needs while a script runs.
 struct Env<'a> {
     server: &'a Server,
@@ -224,19 +206,23 @@ thread_local! {
     static ENV: Cell<*mut Env<'static>> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// Points ENV at an Env for as long as it lives.
-struct Entered;
+/// A script's run: marks it running and points ENV at its Env, both undone
+/// when dropped (by a panic too), so that waiting connections go on.
+struct Running<'s>(&'s Scripts);
 
-impl Entered {
-    fn new(env: &mut Env) -> Entered {
+impl<'s> Running<'s> {
+    fn start(scripts: &'s Scripts, env: &mut Env) -> Running<'s> {
         ENV.with(|e| e.set(env as *mut Env as *mut Env<'static>));
-        Entered
+        scripts.run.running.store(true, SeqCst);
+        Running(scripts)
     }
 }
 
-impl Drop for Entered {
+impl Drop for Running<'_> {
     fn drop(&mut self) {
         ENV.with(|e| e.set(ptr::null_mut()));
+        self.0.run.running.store(false, SeqCst);
+        self.0.done.notify_waiters();
     }
 }
 
@@ -247,7 +233,7 @@ fn with_env<R>(f: impl FnOnce(&mut Env) -> R) -> Option<R> {
     if env.is_null() {
         return None;
     }
-    // SAFETY: `env` was set by `Entered` from a `&mut Env` that outlives the
+    // SAFETY: `env` was set by `Running` from a `&mut Env` that outlives the
     // script's run and is not used by its owner until the run ends. It is
     // taken out of ENV while `f` runs, so no second reference can exist.
     let result = f(unsafe { &mut *env });
