@@ -39,12 +39,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let slotcache = match &args.slotcache {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| format!("current_exe: {e}"))?
-            .with_file_name("slotcache"),
-    };
+    let slotcache = crate::procs::slotcache_binary(args.slotcache.as_ref())?;
     println!(
         "3-primary slotcache cluster vs 3-primary Redis cluster on 127.0.0.1, redis-benchmark --cluster \
          -c {CLIENTS} -r {KEYSPACE} -n {}, {} round(s)\n",

@@ -52,12 +52,7 @@ pub(crate) struct Sample {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let slotcache = match &args.slotcache {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| format!("current_exe: {e}"))?
-            .with_file_name("slotcache"),
-    };
+    let slotcache = crate::procs::slotcache_binary(args.slotcache.as_ref())?;
     let selected = select(scenario::all(), &args.scenarios)?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(

@@ -119,12 +119,7 @@ struct Outcome {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let slotcache = match &args.slotcache {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| format!("current_exe: {e}"))?
-            .with_file_name("slotcache"),
-    };
+    let slotcache = crate::procs::slotcache_binary(args.slotcache.as_ref())?;
     let maxmemory = parse_bytes(&args.maxmemory)?;
     let keyspace = args
         .keyspace

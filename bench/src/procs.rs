@@ -206,3 +206,14 @@ pub fn rss_bytes(pid: u32) -> Result<u64, String> {
         .map(|kb| kb * 1024)
         .ok_or_else(|| format!("no VmRSS in {path}"))
 }
+
+/// The slotcache binary to run: the one given, or the one built next to
+/// this executable.
+pub fn slotcache_binary(given: Option<&PathBuf>) -> Result<PathBuf, String> {
+    match given {
+        Some(p) => Ok(p.clone()),
+        None => std::env::current_exe()
+            .map(|exe| exe.with_file_name("slotcache"))
+            .map_err(|e| format!("current_exe: {e}")),
+    }
+}

@@ -166,3 +166,12 @@ pub fn route(
 fn redirect(kind: &str, slot: u16, addr: &str) -> CmdError {
     CmdError::Owned(format!("{kind} {slot} {addr}"))
 }
+
+/// A node's role as HELLO and CLUSTER SHARDS name it.
+pub fn role_name(replica: bool) -> &'static str {
+    if replica {
+        "replica"
+    } else {
+        "master"
+    }
+}

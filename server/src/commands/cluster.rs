@@ -183,11 +183,7 @@ fn shards(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
             out.bulk(b"endpoint");
             out.bulk(n.ip.as_bytes());
             out.bulk(b"role");
-            out.bulk(if replica {
-                b"replica" as &[u8]
-            } else {
-                b"master"
-            });
+            out.bulk(crate::cluster::role_name(replica).as_bytes());
             out.bulk(b"replication-offset");
             out.int(0);
             out.bulk(b"health");

@@ -139,11 +139,7 @@ fn hello(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     out.bulk(b"mode");
     out.bulk(mode.as_bytes());
     out.bulk(b"role");
-    out.bulk(if replica {
-        b"replica" as &[u8]
-    } else {
-        b"master"
-    });
+    out.bulk(crate::cluster::role_name(replica).as_bytes());
     out.bulk(b"modules");
     out.array(0);
     out.bulk(b"availability_zone");
