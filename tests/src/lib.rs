@@ -236,3 +236,30 @@ pub fn err(con: &mut redis::Connection, args: &[&str]) -> String {
         .expect_err(&format!("{args:?} should fail"));
     format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""))
 }
+
+/// Runs a cursor scan (`HSCAN`, `SSCAN`, `ZSCAN` …) of `key` to the end and
+/// returns every item and the number of calls; `between` runs after each
+/// call but the last, so a test can change the value mid-scan.
+pub fn scan_all(
+    con: &mut redis::Connection,
+    command: &str,
+    key: &str,
+    extra: &[&str],
+    mut between: impl FnMut(&mut redis::Connection, usize),
+) -> (Vec<String>, usize) {
+    let mut cursor = "0".to_string();
+    let (mut items, mut steps) = (Vec::new(), 0);
+    loop {
+        let mut args = vec![command, key, cursor.as_str()];
+        args.extend_from_slice(extra);
+        let (next, batch): (String, Vec<String>) = q(con, &args);
+        items.extend(batch);
+        steps += 1;
+        if next == "0" {
+            return (items, steps);
+        }
+        between(con, steps);
+        cursor = next;
+        assert!(steps < 100_000, "{command} never ends");
+    }
+}

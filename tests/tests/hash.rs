@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use redis::{Connection, Value};
-use slotcache_tests::{err, q, Node};
+use redis::Value;
+use slotcache_tests::{err, q, scan_all, Node};
 
 #[test]
 fn set_get_delete_and_the_key_disappears() {
@@ -235,31 +235,6 @@ fn hgetall_is_a_map_in_resp3_and_hrandfield_pairs_are_arrays() {
     assert_eq!(q::<Value>(&mut con, &["HGET", "h", "zz"]), Value::Nil);
 }
 
-/// Runs HSCAN to the end; between steps `between` may change the hash.
-fn hscan_all(
-    con: &mut Connection,
-    key: &str,
-    extra: &[&str],
-    mut between: impl FnMut(&mut Connection, usize),
-) -> (Vec<String>, usize) {
-    let mut cursor = "0".to_string();
-    let mut items = Vec::new();
-    let mut steps = 0;
-    loop {
-        let mut args = vec!["HSCAN", key, cursor.as_str()];
-        args.extend_from_slice(extra);
-        let (next, batch): (String, Vec<String>) = q(con, &args);
-        items.extend(batch);
-        steps += 1;
-        if next == "0" {
-            return (items, steps);
-        }
-        between(con, steps);
-        cursor = next;
-        assert!(steps < 100_000, "HSCAN never ends");
-    }
-}
-
 #[test]
 fn hscan_small_hash_in_one_call_and_options() {
     let node = Node::start(&[]);
@@ -328,7 +303,7 @@ fn hscan_returns_every_stable_field_while_the_hash_grows_and_shrinks() {
             .ignore();
     }
     let _: () = pipe.query(&mut con).unwrap();
-    let (items, steps) = hscan_all(&mut con, "big", &["COUNT", "10"], |con, step| {
+    let (items, steps) = scan_all(&mut con, "HSCAN", "big", &["COUNT", "10"], |con, step| {
         let mut pipe = redis::pipe();
         for i in 0..150 {
             let gone = 500 + (step * 150 + i) % 4500;
@@ -359,7 +334,7 @@ fn hscan_returns_every_stable_field_while_the_hash_grows_and_shrinks() {
     }
     // Unchanged, a full scan returns each field (almost always exactly once).
     let len: usize = q(&mut con, &["HLEN", "big"]);
-    let (items, _) = hscan_all(&mut con, "big", &["NOVALUES"], |_, _| {});
+    let (items, _) = scan_all(&mut con, "HSCAN", "big", &["NOVALUES"], |_, _| {});
     let unique: HashSet<&String> = items.iter().collect();
     assert_eq!(unique.len(), len);
     assert_eq!(items.len(), len);

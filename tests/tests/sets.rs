@@ -10,7 +10,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use redis::{Connection, Value};
 use reference::Reference;
-use slotcache_tests::{err, q, wait_until, Node};
+use slotcache_tests::{err, q, scan_all, wait_until, Node};
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
@@ -419,30 +419,6 @@ fn expiry_delete_and_scan_type() {
     assert_eq!(q::<i64>(&mut con, &["SADD", "big", "again"]), 1);
 }
 
-/// Runs SSCAN to the end; between steps `between` may change the set.
-fn sscan_all(
-    con: &mut Connection,
-    key: &str,
-    extra: &[&str],
-    mut between: impl FnMut(&mut Connection, usize),
-) -> (Vec<String>, usize) {
-    let mut cursor = "0".to_string();
-    let (mut items, mut steps) = (Vec::new(), 0);
-    loop {
-        let mut args = vec!["SSCAN", key, cursor.as_str()];
-        args.extend_from_slice(extra);
-        let (next, batch): (String, Vec<String>) = q(con, &args);
-        items.extend(batch);
-        steps += 1;
-        if next == "0" {
-            return (items, steps);
-        }
-        between(con, steps);
-        cursor = next;
-        assert!(steps < 100_000, "SSCAN never ends");
-    }
-}
-
 #[test]
 fn sscan_options_and_guarantee_under_changes() {
     let node = Node::start(&[]);
@@ -472,7 +448,7 @@ fn sscan_options_and_guarantee_under_changes() {
     // 500 members stay throughout; 4500 go during the scan and new ones
     // arrive, so the table both shrinks and grows under the cursor.
     sadd(&mut con, "big", (0..5000).map(|i| format!("m{i}")));
-    let (items, steps) = sscan_all(&mut con, "big", &["COUNT", "10"], |con, step| {
+    let (items, steps) = scan_all(&mut con, "SSCAN", "big", &["COUNT", "10"], |con, step| {
         let mut pipe = redis::pipe();
         for i in 0..150 {
             let gone = 500 + (step * 150 + i) % 4500;
@@ -494,7 +470,7 @@ fn sscan_options_and_guarantee_under_changes() {
             "m{i} was never returned"
         );
     }
-    let (items, _) = sscan_all(&mut con, "big", &["MATCH", "m1*"], |_, _| {});
+    let (items, _) = scan_all(&mut con, "SSCAN", "big", &["MATCH", "m1*"], |_, _| {});
     assert!(items.iter().all(|m| m.starts_with("m1")));
     assert!(items.contains(&"m100".to_string()));
 }
