@@ -4,6 +4,7 @@
 //! moves its messages and persists its configuration.
 
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -19,18 +20,22 @@ use tokio::sync::mpsc;
 use crate::node::{flags, NodeId};
 use crate::routing::Routing;
 use crate::state::{Myself, State};
-use crate::wire::{Body, Kind, Message, MAX_FRAME};
+use crate::wire::{self, Body, Kind, Message, MAX_FRAME};
 
 pub struct Cluster {
     shared: Mutex<Shared>,
     /// Read by every keyed command in cluster mode.
     pub routing: RwLock<Routing>,
     conf_path: PathBuf,
+    /// Held while the process lives: no other node may use `conf_path`.
+    _conf_lock: File,
     /// Bound at open, so the bus port is taken before clients can connect;
     /// served from `start`.
     listener: Mutex<Option<std::net::TcpListener>>,
     /// Drops the keys of slots another node took over.
     on_slots_lost: OnceLock<SlotsLostHook>,
+    /// Delivers a PUBLISH from another node to this node's subscribers.
+    on_publish: OnceLock<PublishHook>,
 }
 
 struct Shared {
@@ -46,6 +51,7 @@ struct Link {
 }
 
 type SlotsLostHook = Box<dyn Fn(&[u16]) + Send + Sync>;
+type PublishHook = Box<dyn Fn(&[u8], &[u8]) + Send + Sync>;
 
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -54,8 +60,9 @@ pub fn now_ms() -> u64 {
 }
 
 impl Cluster {
-    /// Loads `conf_path` (or starts as a new node with a fresh id), writes
-    /// it back, and binds the bus port on `bind`.
+    /// Locks `conf_path` for this process, loads it (or starts as a new
+    /// node with a fresh id), writes it back, and binds the bus port on
+    /// `bind`.
     pub fn open(
         conf_path: PathBuf,
         me: Myself,
@@ -63,6 +70,7 @@ impl Cluster {
         full_coverage: bool,
         bind: &str,
     ) -> Result<Arc<Cluster>, String> {
+        let conf_lock = lock_config(&conf_path)?;
         let listener = std::net::TcpListener::bind((bind, me.cport))
             .and_then(|l| l.set_nonblocking(true).map(|_| l))
             .map_err(|e| {
@@ -92,8 +100,10 @@ impl Cluster {
             }),
             routing: RwLock::new(Routing::empty()),
             conf_path,
+            _conf_lock: conf_lock,
             listener: Mutex::new(Some(listener)),
             on_slots_lost: OnceLock::new(),
+            on_publish: OnceLock::new(),
         });
         let mut shared = cluster.shared.lock();
         cluster
@@ -125,6 +135,45 @@ impl Cluster {
     /// Sets what happens to the keys of slots another node took over.
     pub fn on_slots_lost(&self, f: impl Fn(&[u16]) + Send + Sync + 'static) {
         let _ = self.on_slots_lost.set(Box::new(f));
+    }
+
+    /// Sets how a PUBLISH from another node reaches local subscribers.
+    pub fn on_publish(&self, f: impl Fn(&[u8], &[u8]) + Send + Sync + 'static) {
+        let _ = self.on_publish.set(Box::new(f));
+    }
+
+    /// Sends a PUBLISH to every node linked to this one, primaries and
+    /// replicas alike (Redis's clusterPropagatePublish); each delivers it
+    /// to its own subscribers and passes it on to no one.
+    pub fn publish(&self, channel: &[u8], message: &[u8]) {
+        let text = channel.len() + message.len();
+        if !wire::fits(text) {
+            tracing::warn!("a PUBLISH of {text} bytes is too large for the cluster bus: delivered on this node only");
+            return;
+        }
+        // The header is read under the state lock, the text copied after.
+        let mut frame = {
+            let shared = self.shared.lock();
+            if shared.links.is_empty() {
+                return;
+            }
+            shared.state.header(Kind::Publish).start(8 + text)
+        };
+        wire::put_publish(&mut frame, channel, message);
+        wire::finish(&mut frame);
+        let frame = frame.freeze();
+        let mut shared = self.shared.lock();
+        let Shared { state, links, .. } = &mut *shared;
+        for (id, link) in links.iter() {
+            let met = state
+                .nodes
+                .get(id)
+                .is_some_and(|n| !n.has(flags::HANDSHAKE));
+            if met && link.tx.send(frame.clone()).is_ok() {
+                state.sent[Kind::Publish as usize] += 1;
+                state.bytes_sent += frame.len() as u64;
+            }
+        }
     }
 
     /// Runs the hook without the state lock held: it locks keyspace slots.
@@ -187,6 +236,14 @@ impl Cluster {
 
     /// Decodes-and-handles one message; returns the encoded reply.
     fn handle(&self, msg: &Message, len: usize, peer_ip: &str, local_ip: &str) -> Option<Bytes> {
+        if let Body::Publish { channel, message } = &msg.body {
+            // Delivered without the state lock: the hook takes pub/sub's.
+            let accepted = self.shared.lock().state.accept_publish(msg, len);
+            if let (true, Some(deliver)) = (accepted, self.on_publish.get()) {
+                deliver(channel, message);
+            }
+            return None;
+        }
         self.with_state(|s, now| {
             s.bytes_received += len as u64;
             let reply = s.process(msg, peer_ip, local_ip, now)?;
@@ -419,13 +476,47 @@ async fn read_frame<R: AsyncRead + Unpin>(
     buf: &mut Vec<u8>,
 ) -> std::io::Result<(Message, usize)> {
     let len = rd.read_u32().await? as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::ErrorKind::InvalidData.into());
+    if buf.capacity() > MAX_FRAME {
+        // Gives back what a big PUBLISH took.
+        *buf = Vec::new();
     }
-    buf.resize(len, 0);
+    buf.resize(len.min(MAX_FRAME), 0);
     rd.read_exact(buf).await?;
+    if len > MAX_FRAME {
+        if !wire::is_publish(buf) {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+        // Grown as bytes arrive: a length that lies costs no memory.
+        let rest = (len - MAX_FRAME) as u64;
+        if (&mut *rd).take(rest).read_to_end(buf).await? as u64 != rest {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
     let msg = Message::decode(buf).ok_or(std::io::ErrorKind::InvalidData)?;
     Ok((msg, len + 4))
+}
+
+/// Takes the lock that keeps two nodes off one cluster config file, as
+/// Redis does, but on a companion `<file>.lock`: the atomic rewrite renames
+/// a new inode over the config file, which would shed a lock held on it.
+fn lock_config(path: &Path) -> Result<File, String> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("can't open {}: {e}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(format!(
+            "Sorry, the cluster configuration file {} is already used by a different Redis Cluster node. Please make sure that different nodes use different cluster configuration files.",
+            path.display()
+        )),
+        Err(TryLockError::Error(e)) => Err(format!("Impossible to lock {}: {e}", lock_path.display())),
+    }
 }
 
 /// Writes `text` to a temporary file, syncs it and renames it over `path`,
@@ -436,4 +527,32 @@ pub fn save_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_node_per_config_file_across_rewrites() {
+        let dir = std::env::temp_dir().join(format!("slotcache-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("nodes.conf");
+        let held = lock_config(&conf).unwrap();
+        let refused = lock_config(&conf).unwrap_err();
+        assert!(
+            refused.starts_with(&format!(
+                "Sorry, the cluster configuration file {} is already used",
+                conf.display()
+            )),
+            "{refused}"
+        );
+        // The rewrite replaces the config file, not what the lock is on.
+        save_atomically(&conf, "new\n").unwrap();
+        assert!(lock_config(&conf).is_err());
+        assert!(lock_config(&dir.join("other.conf")).is_ok());
+        drop(held);
+        assert!(lock_config(&conf).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

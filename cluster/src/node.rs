@@ -127,12 +127,22 @@ impl SlotSet {
     }
 
     /// Contiguous runs as inclusive (start, end) pairs, in slot order.
+    /// Run by run, not bit by bit: every bus message (a PUBLISH too)
+    /// carries the sender's slots.
     pub fn ranges(&self) -> Vec<(u16, u16)> {
         let mut out: Vec<(u16, u16)> = Vec::new();
-        for s in self.iter() {
-            match out.last_mut() {
-                Some((_, end)) if *end + 1 == s => *end = s,
-                _ => out.push((s, s)),
+        for (i, &word) in self.bits.iter().enumerate() {
+            let base = (i * 64) as u16;
+            let mut w = word;
+            while w != 0 {
+                let start = w.trailing_zeros();
+                let len = (!(w >> start)).trailing_zeros();
+                let (a, b) = (base + start as u16, base + (start + len - 1) as u16);
+                match out.last_mut() {
+                    Some((_, end)) if *end + 1 == a => *end = b,
+                    _ => out.push((a, b)),
+                }
+                w &= u64::MAX.checked_shl(start + len).unwrap_or(0);
             }
         }
         out
@@ -246,6 +256,30 @@ mod tests {
         assert_eq!(s.ranges(), vec![(0, 2), (5, 5), (16383, 16383)]);
         assert!(s.remove(5));
         assert_eq!(SlotSet::from_words(*s.words()), s);
+    }
+
+    #[test]
+    fn ranges_match_a_bit_by_bit_walk() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for density in [1, 8, 60, 64] {
+            let mut s = SlotSet::default();
+            for slot in 0..SLOT_COUNT as u16 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                if seed % 64 < density {
+                    s.insert(slot);
+                }
+            }
+            let mut naive: Vec<(u16, u16)> = Vec::new();
+            for slot in s.iter() {
+                match naive.last_mut() {
+                    Some((_, end)) if *end + 1 == slot => *end = slot,
+                    _ => naive.push((slot, slot)),
+                }
+            }
+            assert_eq!(s.ranges(), naive, "density {density}/64");
+        }
     }
 
     #[test]

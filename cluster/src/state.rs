@@ -9,7 +9,7 @@ use std::fmt::Write;
 use rand::seq::SliceRandom;
 
 use crate::node::{flags, Node, NodeId, SlotSet};
-use crate::wire::{Body, Gossip, Kind, Message};
+use crate::wire::{Body, Gossip, Header, Kind, Message};
 use crate::SLOT_COUNT;
 
 /// How long a forgotten node may not be re-added (CLUSTER FORGET).
@@ -426,24 +426,39 @@ impl State {
     // ---- messages ----
 
     /// This node's header for a message of `kind`.
-    pub fn message(&self, kind: Kind, body: Body) -> Message {
+    pub fn header(&self, kind: Kind) -> Header<'_> {
         let me = self.me();
         let primary = self.my_primary();
-        Message {
+        Header {
             kind,
             sender: me.id,
             current_epoch: self.current_epoch,
             config_epoch: primary.config_epoch,
             flags: me.flags & flags::ANNOUNCED,
             master: me.master.filter(|_| !me.is_master()),
-            ip: me.ip.clone(),
+            ip: &me.ip,
             port: me.port,
             cport: me.cport,
-            region: me.region.clone(),
-            zone: me.zone.clone(),
-            slots: primary.slots.clone(),
-            body,
+            region: &me.region,
+            zone: &me.zone,
+            slots: &primary.slots,
         }
+    }
+
+    pub fn message(&self, kind: Kind, body: Body) -> Message {
+        self.header(kind).message(body)
+    }
+
+    /// Counts a PUBLISH that came over the bus; true when it is to be
+    /// delivered: only a known node's, past the handshake, as in Redis.
+    pub fn accept_publish(&mut self, msg: &Message, len: usize) -> bool {
+        self.received[Kind::Publish as usize] += 1;
+        self.bytes_received += len as u64;
+        msg.sender != self.myself
+            && self
+                .nodes
+                .get(&msg.sender)
+                .is_some_and(|n| !n.has(flags::HANDSHAKE))
     }
 
     /// PING / PONG / MEET for `to`, with gossip about a few other nodes and
@@ -1316,6 +1331,34 @@ mod tests {
         let meet = stranger.ping(Kind::Meet, None, 5);
         let reply = s[0].process(&meet, "127.0.0.1", "", 5).unwrap();
         assert_eq!(reply.kind, Kind::Reject);
+        assert_eq!(s[0].nodes.len(), 3);
+    }
+
+    #[test]
+    fn publish_is_delivered_from_known_nodes_only_and_counted() {
+        let mut s = three();
+        let publish = |from: &State| {
+            from.message(
+                Kind::Publish,
+                Body::Publish {
+                    channel: "news".into(),
+                    message: "hi".into(),
+                },
+            )
+        };
+        s[0].outbox.clear();
+        s[0].dirty_conf = false;
+        let m = publish(&s[1]);
+        assert!(s[0].accept_publish(&m, 100));
+        let stranger = State::new(&me(7100), 1000, false);
+        assert!(!s[0].accept_publish(&publish(&stranger), 100));
+        let info = s[0].info_text();
+        assert!(
+            info.contains("cluster_stats_messages_publish_received:2\r\n"),
+            "{info}"
+        );
+        // Nothing else changed: a PUBLISH is not gossip.
+        assert!(s[0].outbox.is_empty() && !s[0].dirty_conf);
         assert_eq!(s[0].nodes.len(), 3);
     }
 

@@ -7,14 +7,16 @@
 //! its 2 KB bitmap in every message. Anything that does not decode exactly
 //! is rejected.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::node::{NodeId, SlotSet};
 use crate::SLOT_COUNT;
 
 const MAGIC: &[u8; 4] = b"SCB1";
 /// A frame larger than this is malformed (the largest real one, a bitmap
-/// plus gossip about a few hundred nodes, is far smaller).
+/// plus gossip about a few hundred nodes, is far smaller), unless it is a
+/// PUBLISH: that carries a client's channel and message, each up to
+/// proto-max-bulk-len, so only the u32 length bounds it.
 pub const MAX_FRAME: usize = 1 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,10 +27,20 @@ pub enum Kind {
     Fail = 3,
     /// The answer to a MEET the receiver refuses (another region).
     Reject = 4,
+    /// A PUBLISH for the receiver's subscribers (Redis's
+    /// CLUSTERMSG_TYPE_PUBLISH); never passed on.
+    Publish = 5,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Ping, Kind::Pong, Kind::Meet, Kind::Fail, Kind::Reject];
+    pub const ALL: [Kind; 6] = [
+        Kind::Ping,
+        Kind::Pong,
+        Kind::Meet,
+        Kind::Fail,
+        Kind::Reject,
+        Kind::Publish,
+    ];
 
     /// As CLUSTER INFO names message types.
     pub fn name(self) -> &'static str {
@@ -38,6 +50,7 @@ impl Kind {
             Kind::Meet => "meet",
             Kind::Fail => "fail",
             Kind::Reject => "reject",
+            Kind::Publish => "publish",
         }
     }
 
@@ -63,6 +76,10 @@ pub enum Body {
     Fail(NodeId),
     /// REJECT: why.
     Reject(String),
+    Publish {
+        channel: Bytes,
+        message: Bytes,
+    },
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -82,6 +99,97 @@ pub struct Message {
     pub zone: String,
     pub slots: SlotSet,
     pub body: Body,
+}
+
+/// The sender's part of a frame, borrowed from whoever sends it, so a
+/// PUBLISH is framed without copying the sender's slots and names.
+pub struct Header<'a> {
+    pub kind: Kind,
+    pub sender: NodeId,
+    pub current_epoch: u64,
+    pub config_epoch: u64,
+    pub flags: u16,
+    pub master: Option<NodeId>,
+    pub ip: &'a str,
+    pub port: u16,
+    pub cport: u16,
+    pub region: &'a str,
+    pub zone: &'a str,
+    pub slots: &'a SlotSet,
+}
+
+impl Header<'_> {
+    /// A frame holding this header, with `body` more bytes of room; the
+    /// body goes after it and `finish` writes the length.
+    pub fn start(&self, body: usize) -> BytesMut {
+        let mut out = BytesMut::with_capacity(256 + body);
+        out.put_u32(0);
+        out.put_slice(MAGIC);
+        out.put_u8(self.kind as u8);
+        out.put_slice(&self.sender.0);
+        out.put_u64(self.current_epoch);
+        out.put_u64(self.config_epoch);
+        out.put_u16(self.flags);
+        match &self.master {
+            Some(m) => {
+                out.put_u8(1);
+                out.put_slice(&m.0);
+            }
+            None => out.put_u8(0),
+        }
+        put_str(&mut out, self.ip);
+        out.put_u16(self.port);
+        out.put_u16(self.cport);
+        put_str(&mut out, self.region);
+        put_str(&mut out, self.zone);
+        put_slots(&mut out, self.slots);
+        out
+    }
+
+    pub fn message(&self, body: Body) -> Message {
+        Message {
+            kind: self.kind,
+            sender: self.sender,
+            current_epoch: self.current_epoch,
+            config_epoch: self.config_epoch,
+            flags: self.flags,
+            master: self.master,
+            ip: self.ip.to_string(),
+            port: self.port,
+            cport: self.cport,
+            region: self.region.to_string(),
+            zone: self.zone.to_string(),
+            slots: self.slots.clone(),
+            body,
+        }
+    }
+}
+
+/// Writes the length prefix of a frame begun by `Header::start`; the
+/// caller keeps it within u32 (see `fits`).
+pub fn finish(frame: &mut BytesMut) {
+    let len = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// The body of a PUBLISH.
+pub fn put_publish(out: &mut BytesMut, channel: &[u8], message: &[u8]) {
+    out.put_u32(channel.len() as u32);
+    out.put_slice(channel);
+    out.put_u32(message.len() as u32);
+    out.put_slice(message);
+}
+
+/// Whether a PUBLISH whose channel and message total `text` bytes fits in
+/// one frame (a header is far below `MAX_FRAME`).
+pub fn fits(text: usize) -> bool {
+    text as u64 + MAX_FRAME as u64 <= u32::MAX as u64
+}
+
+/// Whether a frame body (or its first bytes) is a PUBLISH, the one kind
+/// that may exceed `MAX_FRAME`.
+pub fn is_publish(head: &[u8]) -> bool {
+    head.len() > MAGIC.len() && head.starts_with(MAGIC) && head[MAGIC.len()] == Kind::Publish as u8
 }
 
 impl std::fmt::Debug for Message {
@@ -119,29 +227,26 @@ fn put_slots(out: &mut BytesMut, slots: &SlotSet) {
 }
 
 impl Message {
+    pub fn header(&self) -> Header<'_> {
+        Header {
+            kind: self.kind,
+            sender: self.sender,
+            current_epoch: self.current_epoch,
+            config_epoch: self.config_epoch,
+            flags: self.flags,
+            master: self.master,
+            ip: &self.ip,
+            port: self.port,
+            cport: self.cport,
+            region: &self.region,
+            zone: &self.zone,
+            slots: &self.slots,
+        }
+    }
+
     /// The whole frame, length prefix included.
     pub fn encode(&self) -> BytesMut {
-        let mut out = BytesMut::with_capacity(256);
-        out.put_u32(0);
-        out.put_slice(MAGIC);
-        out.put_u8(self.kind as u8);
-        out.put_slice(&self.sender.0);
-        out.put_u64(self.current_epoch);
-        out.put_u64(self.config_epoch);
-        out.put_u16(self.flags);
-        match &self.master {
-            Some(m) => {
-                out.put_u8(1);
-                out.put_slice(&m.0);
-            }
-            None => out.put_u8(0),
-        }
-        put_str(&mut out, &self.ip);
-        out.put_u16(self.port);
-        out.put_u16(self.cport);
-        put_str(&mut out, &self.region);
-        put_str(&mut out, &self.zone);
-        put_slots(&mut out, &self.slots);
+        let mut out = self.header().start(0);
         match &self.body {
             Body::Gossip(entries) => {
                 out.put_u16(entries.len() as u16);
@@ -155,9 +260,9 @@ impl Message {
             }
             Body::Fail(id) => out.put_slice(&id.0),
             Body::Reject(reason) => put_str(&mut out, reason),
+            Body::Publish { channel, message } => put_publish(&mut out, channel, message),
         }
-        let len = (out.len() - 4) as u32;
-        out[..4].copy_from_slice(&len.to_be_bytes());
+        finish(&mut out);
         out
     }
 
@@ -200,6 +305,10 @@ impl Message {
             }
             Kind::Fail => Body::Fail(r.id()?),
             Kind::Reject => Body::Reject(r.string()?),
+            Kind::Publish => Body::Publish {
+                channel: r.bytes()?,
+                message: r.bytes()?,
+            },
         };
         if !r.0.is_empty() {
             return None;
@@ -239,11 +348,19 @@ impl<'a> Reader<'a> {
     fn u16(&mut self) -> Option<u16> {
         Some(u16::from_be_bytes(self.take(2)?.try_into().ok()?))
     }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
     fn id(&mut self) -> Option<NodeId> {
         NodeId::parse(self.take(40)?)
+    }
+    /// A u32-length byte string.
+    fn bytes(&mut self) -> Option<Bytes> {
+        let n = self.u32()? as usize;
+        Some(Bytes::copy_from_slice(self.take(n)?))
     }
     fn string(&mut self) -> Option<String> {
         let n = self.u8()? as usize;
@@ -338,6 +455,30 @@ mod tests {
         let frame = m.encode();
         assert!(frame.len() < 2200);
         assert_eq!(Message::decode(&frame[4..]), Some(m));
+    }
+
+    #[test]
+    fn publish_round_trip() {
+        let mut m = sample(Body::Publish {
+            channel: Bytes::from_static(b"news"),
+            message: Bytes::from(vec![0u8, 255, b'\r', b'\n']),
+        });
+        m.kind = Kind::Publish;
+        let frame = m.encode();
+        assert!(is_publish(&frame[4..]));
+        assert_eq!(Message::decode(&frame[4..]), Some(m.clone()));
+        // Framed from a borrowed header, as the bus sends it: same bytes.
+        let mut direct = m.header().start(12);
+        put_publish(&mut direct, b"news", &[0, 255, b'\r', b'\n']);
+        finish(&mut direct);
+        assert_eq!(direct, frame);
+        // A message length running past the frame is malformed.
+        let mut bad = frame[4..].to_vec();
+        let at = bad.len() - 8;
+        bad[at..at + 4].copy_from_slice(&5u32.to_be_bytes());
+        assert!(Message::decode(&bad).is_none());
+        assert!(!is_publish(&sample(Body::Gossip(vec![])).encode()[4..]));
+        assert!(fits(1 << 30) && !fits(u32::MAX as usize));
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub fn start(server: &Arc<Server>) {
                 );
             }
         });
+        // PUBLISHes of other nodes reach this node's subscribers.
+        let pubsub = Arc::clone(&server.pubsub);
+        cluster.on_publish(move |channel, message| {
+            pubsub.publish(channel, message);
+        });
         if let Err(e) = cluster.start() {
             eprintln!("can't start the cluster bus: {e}");
             std::process::exit(1);
@@ -92,6 +97,8 @@ const CROSSSLOT: CmdError =
     CmdError::Static("CROSSSLOT Keys in request don't hash to the same slot");
 const TRYAGAIN: CmdError =
     CmdError::Static("TRYAGAIN Multiple keys request during rehashing of slot");
+/// The whole cluster is down (scripts word this error their own way).
+pub const DOWN: &str = "CLUSTERDOWN The cluster is down";
 
 /// Whether this node serves `cmd` itself; otherwise the redirect or error.
 pub fn route(
@@ -101,15 +108,27 @@ pub fn route(
     cmd: CommandRef,
     argv: &Argv,
 ) -> Result<(), CmdError> {
-    let mut positions = cmd.spec.keys.positions(argv);
-    let Some(first) = positions.next() else {
+    let keys = || cmd.spec.keys.positions(argv).map(|i| argv.get(i));
+    route_keys(server, cluster, client, keys, cmd.spec.is_write())
+}
+
+/// `route` for a request whose keys `keys` yields (for EXEC, those of all
+/// its queued commands, as getNodeByQuery sees a transaction); `write` if
+/// any of its commands writes.
+pub fn route_keys<'k, I: Iterator<Item = &'k [u8]>>(
+    server: &Server,
+    cluster: &Cluster,
+    client: &Client,
+    keys: impl Fn() -> I,
+    write: bool,
+) -> Result<(), CmdError> {
+    let mut all = keys();
+    let Some(first_key) = all.next() else {
         return Ok(());
     };
-    let first_key = argv.get(first);
     let slot = key_slot(first_key);
     let mut multiple_keys = false;
-    for i in positions {
-        let key = argv.get(i);
+    for key in all {
         if key_slot(key) != slot {
             return Err(CROSSSLOT);
         }
@@ -121,12 +140,12 @@ pub fn route(
         return Err(CmdError::Static("CLUSTERDOWN Hash slot not served"));
     }
     if !r.ok {
-        return Err(CmdError::Static("CLUSTERDOWN The cluster is down"));
+        return Err(CmdError::Static(DOWN));
     }
     let migrating_to = (owner == r.me).then(|| r.migrating.get(&slot)).flatten();
     let importing = owner != r.me && r.importing.contains_key(&slot);
     if migrating_to.is_none() && !importing {
-        if owner == r.me || (client.readonly && !cmd.spec.is_write() && owner == r.my_primary) {
+        if owner == r.me || (client.readonly && !write && owner == r.my_primary) {
             return Ok(());
         }
         return Err(redirect("MOVED", slot, &r.addrs[owner as usize]));
@@ -135,7 +154,7 @@ pub fn route(
     let now = clock::unix_ms();
     let (mut existing, mut missing) = (0, 0);
     {
-        let keys: Vec<&[u8]> = cmd.spec.keys.positions(argv).map(|i| argv.get(i)).collect();
+        let keys: Vec<&[u8]> = keys().collect();
         let mut locked = server.db.lock(keys.iter().copied(), now);
         for key in &keys {
             if locked.exists(key) {

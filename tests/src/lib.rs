@@ -263,3 +263,51 @@ pub fn scan_all(
         assert!(steps < 100_000, "{command} never ends");
     }
 }
+
+/// Whether every node sees all of `nodes`, past the handshake, each with
+/// a connected bus link (CLUSTER NODES).
+pub fn cluster_settled(nodes: &[Node]) -> bool {
+    nodes.iter().all(|node| {
+        let view: String = q(&mut node.client(), &["CLUSTER", "NODES"]);
+        view.lines().count() == nodes.len()
+            && view.lines().all(|l| {
+                let fields: Vec<&str> = l.split(' ').collect();
+                fields.len() >= 8 && fields[7] == "connected" && !fields[2].contains("handshake")
+            })
+    })
+}
+
+/// Forms `nodes` (started with `--cluster-enabled yes`) into a cluster of
+/// primaries with CLUSTER commands, the slots split evenly, and waits
+/// until every node serves all slots and is linked to every other.
+pub fn form_cluster(nodes: &[Node]) {
+    let per = 16384 / nodes.len();
+    for (i, node) in nodes.iter().enumerate() {
+        let start = i * per;
+        let end = if i + 1 == nodes.len() {
+            16383
+        } else {
+            start + per - 1
+        };
+        let mut con = node.client();
+        let (start, end) = (start.to_string(), end.to_string());
+        q::<()>(&mut con, &["CLUSTER", "ADDSLOTSRANGE", &start, &end]);
+        q::<()>(
+            &mut con,
+            &["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()],
+        );
+    }
+    let first = nodes[0].port.to_string();
+    for node in &nodes[1..] {
+        q::<()>(
+            &mut node.client(),
+            &["CLUSTER", "MEET", "127.0.0.1", &first],
+        );
+    }
+    wait_until(Duration::from_secs(15), "the cluster forms", || {
+        nodes.iter().all(|node| {
+            let info: String = q(&mut node.client(), &["CLUSTER", "INFO"]);
+            info.contains("cluster_state:ok\r\n") && info.contains("cluster_slots_ok:16384\r\n")
+        }) && cluster_settled(nodes)
+    });
+}

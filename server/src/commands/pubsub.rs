@@ -95,8 +95,14 @@ fn punsubscribe(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     unsubscribe_generic(ctx, argv, Kind::Pattern, "punsubscribe")
 }
 
+/// In cluster mode every other node delivers it too; the reply counts
+/// this node's receivers only, as in Redis.
 fn publish(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let receivers = ctx.server.pubsub.publish(argv.get(1), argv.get(2));
+    let (channel, message) = (argv.get(1), argv.get(2));
+    let receivers = ctx.server.pubsub.publish(channel, message);
+    if let Some(cluster) = &ctx.server.cluster {
+        cluster.publish(channel, message);
+    }
     ctx.out.int(receivers as i64);
     Ok(())
 }
