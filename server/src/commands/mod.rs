@@ -206,24 +206,39 @@ pub fn execute<'a>(
     hold: &mut Hold<'a>,
 ) {
     stats.commands += 1;
+    let asking = dispatch(server, client, out, argv, stats, hold);
+    // ASKING covers the command right after it, or a whole transaction
+    // begun right after it (Redis's resetClient).
+    if !asking && !client.tx.in_multi() {
+        client.asking = false;
+    }
+}
+
+/// Checks, queues or runs one command; true if it was ASKING.
+fn dispatch<'a>(
+    server: &'a Server,
+    client: &mut Client,
+    out: &mut BytesMut,
+    argv: Argv,
+    stats: &mut BatchStats,
+    hold: &mut Hold<'a>,
+) -> bool {
     let checked = check(server, client, &argv).and_then(|cmd| {
         if matches!(hold, Hold::Busy) && !cmd.spec.flags.has(Flags::ALLOW_BUSY) {
             return Err(CmdError::Static(crate::scripting::BUSY));
         }
         Ok(cmd)
     });
-    // ASKING covers only the command right after it.
-    client.asking = false;
     let cmd = match checked {
         Ok(cmd) => cmd,
         Err(e) => {
             stats.errors += 1;
             multi::refused(server, client, &argv, e.message(), out);
-            return;
+            return false;
         }
     };
     if multi::queue(client, cmd, &argv, out) {
-        return;
+        return false;
     }
     // EXEC and scripts run with no other command in between. MULTI only
     // opens a transaction: it keeps the hold for the EXEC to come.
@@ -232,6 +247,7 @@ pub fn execute<'a>(
     }
     let reply = Reply::new(out, client.resp3);
     call(server, client, reply, &argv, cmd, stats, true);
+    cmd.spec.name == "asking"
 }
 
 /// Commands that take `exclusive` for their whole run, and lock the slots

@@ -166,6 +166,23 @@ fn exec(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     let Some(queued) = ctx.client.tx.queued.take() else {
         return Err(CmdError::Static("ERR EXEC without MULTI"));
     };
+    // Cluster mode: the queued commands' keys together must be in one slot
+    // served here, else the redirect, and the transaction is gone (as Redis
+    // routes EXEC, before looking at anything else).
+    if let Some(cluster) = &ctx.server.cluster {
+        let keys = || {
+            queued.commands.iter().flat_map(|(cmd, args)| {
+                let argv = args.argv();
+                cmd.spec.keys.positions(&argv).map(move |i| argv.get(i))
+            })
+        };
+        let write = queued.commands.iter().any(|(cmd, _)| cmd.spec.is_write());
+        let routed = crate::cluster::route_keys(ctx.server, cluster, ctx.client, keys, write);
+        if routed.is_err() {
+            release(ctx.server, &mut ctx.client.tx, false);
+            return routed;
+        }
+    }
     // As Redis refuses EXEC itself when a queued command may use memory.
     let may_grow = queued
         .commands

@@ -297,7 +297,25 @@ impl Env<'_> {
         if flags.has(Flags::WRITE) {
             self.run.wrote.store(true, Relaxed);
         }
+        self.verify_cluster(cmd, argv)?;
         Ok(cmd)
+    }
+
+    /// In cluster mode a script may touch only keys this node serves, as
+    /// the caller would be routed (Redis's scriptVerifyClusterState). EVAL
+    /// scripts carry no shebang flags, so, as Redis's in that case, they
+    /// may touch keys of several local slots.
+    fn verify_cluster(&self, cmd: CommandRef, argv: &Argv) -> Result<(), &'static str> {
+        let Some(cluster) = &self.server.cluster else {
+            return Ok(());
+        };
+        crate::cluster::route(self.server, cluster, self.client, cmd, argv).map_err(|e| {
+            if e.message() == crate::cluster::DOWN {
+                "Script attempted to execute a command while the cluster is down"
+            } else {
+                "Script attempted to access a non local key in a cluster node"
+            }
+        })
     }
 }
 
