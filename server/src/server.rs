@@ -180,21 +180,30 @@ impl Server {
         }
     }
 
-    /// Active expiry: `hz` times a second, removes expired keys from a part
-    /// of the keyspace, so keys nobody reads again do not linger. Each step
-    /// examines a bounded number of keys, one slot lock at a time, so
-    /// clients never wait long behind it.
+    /// Active expiry, Redis's adaptive cycle: `hz` times a second it sweeps
+    /// a chunk of the keyspace, one slot lock at a time, and goes on while
+    /// more than a tenth of the keys with a TTL it saw were expired, for at
+    /// most a quarter of the period. So expired keys stay few when many
+    /// expire, and a keyspace of long TTLs costs one small chunk per tick.
     async fn expiry_loop(self: Arc<Self>) {
+        /// Entries examined per chunk.
+        const CHUNK: usize = 2_000;
         loop {
             let hz = self.config.read().hz.max(1);
-            tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
-            let now = clock::unix_ms();
-            // Skipped while EXEC or a script runs alone: blocking here
-            // would hold a thread that SCRIPT KILL may need.
-            let Some(_shared) = self.db.exclusive.try_read() else {
-                continue;
-            };
-            self.db.sweep_expired(now, 2_000_000 / hz as usize);
+            let period = Duration::from_millis(1000 / hz);
+            tokio::time::sleep(period).await;
+            let started = quanta::Instant::now();
+            loop {
+                // Skipped while EXEC or a script runs alone: blocking here
+                // would hold a thread that SCRIPT KILL may need.
+                let Some(_shared) = self.db.exclusive.try_read() else {
+                    break;
+                };
+                let (seen, removed) = self.db.sweep_expired(clock::unix_ms(), CHUNK);
+                if removed * 10 <= seen || started.elapsed() >= period / 4 {
+                    break;
+                }
+            }
         }
     }
 }

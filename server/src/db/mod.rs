@@ -156,9 +156,11 @@ impl Db {
 
     /// One step of the background expiry sweep: visits slots from where the
     /// last step stopped, removing expired keys, until `budget_keys` entries
-    /// were examined or every slot was seen. Returns keys removed.
-    pub fn sweep_expired(&self, now: u64, budget_keys: usize) -> usize {
+    /// were examined or every slot was seen. Returns how many keys with a
+    /// TTL it saw, and how many of them it removed.
+    pub fn sweep_expired(&self, now: u64, budget_keys: usize) -> (usize, usize) {
         let mut examined = 0;
+        let mut volatile_seen = 0;
         let mut removed = 0;
         for _ in 0..SLOT_COUNT {
             if examined >= budget_keys {
@@ -171,6 +173,7 @@ impl Db {
                 continue;
             }
             examined += slot.table.len();
+            volatile_seen += slot.volatile;
             let before = slot.table.len();
             let mut gone_volatile = 0;
             let watchers = &mut slot.watchers;
@@ -186,7 +189,7 @@ impl Db {
             removed += before - slot.table.len();
         }
         self.expired_keys.fetch_add(removed as u64, Relaxed);
-        removed
+        (volatile_seen, removed)
     }
 
     /// A random live key, or None when the keyspace is empty.
@@ -437,7 +440,7 @@ mod tests {
         assert!(later.get(b"x").is_none(), "expired key is gone on access");
         drop(later);
         assert_eq!(db.expired_keys.load(Relaxed), 1);
-        assert_eq!(db.sweep_expired(1500, usize::MAX), 1);
+        assert_eq!(db.sweep_expired(1500, usize::MAX).1, 1);
         assert_eq!(db.key_count(), (0, 0));
     }
 
