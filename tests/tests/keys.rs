@@ -420,3 +420,38 @@ fn randomkey_rename_renamenx() {
     );
     assert_eq!(node.cli(&["PTTL", "nokey"]).trim(), "-2");
 }
+
+/// Keys nobody reads again still go: the background cycle removes them,
+/// quickly when most keys with a TTL are expired, and still when only a
+/// few are, among many long-lived ones.
+#[test]
+fn active_expiry_removes_keys_nobody_reads() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let fill = |con: &mut Connection, prefix: &str, n: usize, ttl_ms: Option<u64>| {
+        let mut pipe = redis::pipe();
+        for i in 0..n {
+            let key = format!("{prefix}:{i}");
+            match ttl_ms {
+                Some(ms) => pipe.cmd("SET").arg(key).arg("v").arg("PX").arg(ms),
+                None => pipe.cmd("SET").arg(key).arg("v"),
+            }
+            .ignore();
+        }
+        pipe.query::<()>(con).unwrap();
+    };
+    fill(&mut con, "short", 20_000, Some(100));
+    fill(&mut con, "kept", 5_000, None);
+    wait_until(Duration::from_secs(5), "all short-lived keys gone", || {
+        q::<u64>(&mut con, &["DBSIZE"]) == 5_000
+    });
+    assert_eq!(info_stat(&mut con, "expired_keys"), 20_000);
+
+    // A few expiring among many long TTLs: the cycle's small chunks reach them.
+    fill(&mut con, "long", 50_000, Some(3_600_000));
+    fill(&mut con, "few", 1_000, Some(100));
+    wait_until(Duration::from_secs(15), "the few short-lived keys gone", || {
+        q::<u64>(&mut con, &["DBSIZE"]) == 55_000
+    });
+    assert_eq!(info_stat(&mut con, "expired_keys"), 21_000);
+}
