@@ -292,6 +292,8 @@ fn watch_retry_loop_counts_exactly() {
     assert!(attempts >= WORKERS as i64 * EACH);
 }
 
+/// A transaction over keys of two slots, against a reader of both: the
+/// reader sees it whole or not at all (EXEC holds both slots throughout).
 #[test]
 fn exec_runs_with_no_command_in_between() {
     let node = Node::start(&[]);
@@ -304,8 +306,12 @@ fn exec_runs_with_no_command_in_between() {
         thread::spawn(move || {
             let mut seen = Vec::new();
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let n: Option<i64> = con.get("n").unwrap();
-                seen.push(n.unwrap_or(0));
+                let (n, m): (Option<i64>, Option<i64>) = redis::cmd("MGET")
+                    .arg("n")
+                    .arg("m")
+                    .query(&mut con)
+                    .unwrap();
+                seen.push((n.unwrap_or(0), m.unwrap_or(0)));
             }
             seen
         })
@@ -315,14 +321,16 @@ fn exec_runs_with_no_command_in_between() {
         pipe.atomic();
         for _ in 0..STEPS {
             pipe.incr("n", 1).ignore();
+            pipe.incr("m", 1).ignore();
         }
         let () = pipe.query(&mut writer).unwrap();
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let seen = reader.join().unwrap();
     assert!(!seen.is_empty());
-    for n in seen {
+    for (n, m) in seen {
         assert_eq!(n % STEPS as i64, 0, "saw a transaction half done: {n}");
+        assert_eq!(n, m, "saw one slot's half of a transaction");
     }
 }
 

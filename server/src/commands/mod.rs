@@ -240,17 +240,20 @@ fn dispatch<'a>(
     if multi::queue(client, cmd, &argv, out) {
         return false;
     }
-    // EXEC and scripts run with no other command in between. MULTI only
-    // opens a transaction: it keeps the hold for the EXEC to come.
-    if cmd.spec.name != "multi" {
-        hold.switch(&server.db, runs_alone(cmd));
+    // Scripts, and EXEC unless holding its keys' slots isolates it, run
+    // with no other command in between. MULTI only opens a transaction: it
+    // keeps the hold for the EXEC to come.
+    match cmd.spec.name {
+        "multi" => {}
+        "exec" => hold.switch(&server.db, multi::needs_exclusive(client)),
+        _ => hold.switch(&server.db, runs_alone(cmd)),
     }
     let reply = Reply::new(out, client.resp3);
     call(server, client, reply, &argv, cmd, stats, true);
     cmd.spec.name == "asking"
 }
 
-/// Commands that take `exclusive` for their whole run, and lock the slots
+/// Scripts: they take `exclusive` for their whole run, and lock the slots
 /// of keys as their inner commands need them.
 fn runs_alone(cmd: CommandRef) -> bool {
     static ALONE: OnceLock<Vec<bool>> = OnceLock::new();
@@ -259,12 +262,7 @@ fn runs_alone(cmd: CommandRef) -> bool {
         table
             .all
             .iter()
-            .map(|s| {
-                matches!(
-                    s.name,
-                    "exec" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro"
-                )
-            })
+            .map(|s| matches!(s.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro"))
             .collect()
     })[cmd.id]
 }

@@ -1,6 +1,8 @@
 //! Transactions: MULTI queues commands, EXEC runs them with no other
-//! client's command in between (the dispatcher hands it `exclusive`), and
-//! WATCH makes EXEC fail when a watched key changed since (db/watch.rs).
+//! client's command on their keys in between (it holds their slots, or, for
+//! a command that may walk the keyspace, the dispatcher hands it
+//! `exclusive`), and WATCH makes EXEC fail when a watched key changed since
+//! (db/watch.rs).
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -66,6 +68,28 @@ pub(super) fn queue(client: &mut Client, cmd: CommandRef, argv: &Argv, out: &mut
     queued.commands.push((cmd, argv.to_owned_args()));
     Reply::new(out, client.resp3).simple("QUEUED");
     true
+}
+
+/// Whether EXEC must run with no other batch at all: a queued command that
+/// names no key may walk the keyspace (KEYS, DBSIZE, FLUSHALL ...), which
+/// holding the slots of the transaction's keys would not isolate.
+pub(super) fn needs_exclusive(client: &Client) -> bool {
+    client.tx.queued.as_ref().is_some_and(walks_keyspace)
+}
+
+fn walks_keyspace(queued: &Queued) -> bool {
+    queued
+        .commands
+        .iter()
+        .any(|(cmd, args)| cmd.spec.keys.positions(&args.argv()).next().is_none())
+}
+
+/// The keys of the queued commands, in order.
+fn queued_keys(queued: &Queued) -> impl Iterator<Item = &[u8]> {
+    queued.commands.iter().flat_map(|(cmd, args)| {
+        let argv = args.argv();
+        cmd.spec.keys.positions(&argv).map(move |i| argv.get(i))
+    })
 }
 
 /// Answers a command refused before it could run or be queued. Inside
@@ -170,12 +194,7 @@ fn exec(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     // served here, else the redirect, and the transaction is gone (as Redis
     // routes EXEC, before looking at anything else).
     if let Some(cluster) = &ctx.server.cluster {
-        let keys = || {
-            queued.commands.iter().flat_map(|(cmd, args)| {
-                let argv = args.argv();
-                cmd.spec.keys.positions(&argv).map(move |i| argv.get(i))
-            })
-        };
+        let keys = || queued_keys(&queued);
         let write = queued.commands.iter().any(|(cmd, _)| cmd.spec.is_write());
         let routed = crate::cluster::route_keys(ctx.server, cluster, ctx.client, keys, write);
         if routed.is_err() {
@@ -194,6 +213,15 @@ fn exec(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
             "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
         ));
     }
+    // Holding the slots of every key it names, WATCHed ones included, from
+    // the WATCH check to the last reply makes the transaction atomic. Not
+    // before eviction above: it may lock any slot.
+    let _held = (!walks_keyspace(&queued)).then(|| {
+        let watched = ctx.client.tx.watched.iter().flat_map(|w| w.keys.iter());
+        ctx.server
+            .db
+            .hold(queued_keys(&queued).chain(watched.map(|k| &k[..])))
+    });
     let changed = release(ctx.server, &mut ctx.client.tx, true);
     if queued.refused {
         return Err(CmdError::Static(

@@ -5,8 +5,10 @@
 //!
 //! A command locks the slots of all its keys (found from the command table)
 //! before it runs, in slot order so that two multi-key commands cannot
-//! deadlock; that makes every command atomic. MULTI/EXEC and scripts take
-//! `exclusive` for writing, which no batch of ordinary commands holds.
+//! deadlock; that makes every command atomic. EXEC holds the slots of all
+//! its commands' keys for the whole transaction (`Db::hold`); scripts, and
+//! transactions with a command that may walk the keyspace, take `exclusive`
+//! for writing, which no batch of ordinary commands holds.
 
 pub mod access;
 pub mod entry;
@@ -14,7 +16,10 @@ pub mod evict;
 pub mod object;
 pub mod sketch;
 pub mod watch;
+use std::cell::RefCell;
 
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, OnceLock};
@@ -100,10 +105,7 @@ impl Db {
             keys.into_iter().map(|k| key_slot(k.as_ref())).collect();
         slots.sort_unstable();
         slots.dedup();
-        let guards = slots
-            .into_iter()
-            .map(|s| (s, self.slots[s as usize].lock()))
-            .collect();
+        let guards = slots.into_iter().map(|s| (s, self.guard(s))).collect();
         Locked {
             db: self,
             guards,
@@ -115,8 +117,37 @@ impl Db {
     }
 
     /// Locks one slot by number (for per-slot walks: SCAN, KEYS, expiry).
-    pub fn lock_slot(&self, slot: usize) -> MutexGuard<'_, Slot> {
-        self.slots[slot].lock()
+    pub fn lock_slot(&self, slot: usize) -> SlotGuard<'_> {
+        self.guard(slot as u16)
+    }
+
+    /// A slot's lock: the one this thread's EXEC holds, or its own.
+    #[inline]
+    fn guard(&self, slot: u16) -> SlotGuard<'_> {
+        let mutex = &self.slots[slot as usize];
+        if HELD.with_borrow(|held| !held.is_empty() && held.contains(&slot)) {
+            // SAFETY: this thread locked it in `hold`, and that `Held` lives
+            // until the transaction's last command is done with this guard.
+            SlotGuard::Held(ManuallyDrop::new(unsafe { mutex.make_guard_unchecked() }))
+        } else {
+            SlotGuard::Own(mutex.lock())
+        }
+    }
+
+    /// Locks the slots of `keys` for a whole transaction. Until `Held`
+    /// drops, a command on this thread locking one of them uses this lock
+    /// instead of waiting for it. Like `lock`, in slot order, all at once.
+    pub fn hold<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Held<'_> {
+        let mut slots: SmallVec<[u16; 8]> =
+            keys.into_iter().map(|k| key_slot(k.as_ref())).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let guards = slots.iter().map(|&s| self.slots[s as usize].lock()).collect();
+        HELD.with_borrow_mut(|held| {
+            debug_assert!(held.is_empty(), "transactions do not nest");
+            held.extend_from_slice(&slots);
+        });
+        Held { _guards: guards }
     }
 
     pub fn key_count(&self) -> (usize, usize) {
@@ -369,7 +400,50 @@ impl<'a> Locked<'a> {
     }
 }
 
-type Guards<'a> = SmallVec<[(u16, MutexGuard<'a, Slot>); 1]>;
+type Guards<'a> = SmallVec<[(u16, SlotGuard<'a>); 1]>;
+
+thread_local! {
+    /// Slots this thread's running EXEC holds (`Db::hold`); usually none.
+    static HELD: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The slots an EXEC holds; released, and forgotten by `HELD`, on drop.
+pub struct Held<'a> {
+    _guards: SmallVec<[MutexGuard<'a, Slot>; 8]>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // Forgotten before the fields drop and unlock.
+        HELD.with_borrow_mut(Vec::clear);
+    }
+}
+
+/// A command's lock on a slot: its own, or borrowed from the EXEC holding
+/// it, which is the one to release it.
+pub enum SlotGuard<'a> {
+    Own(MutexGuard<'a, Slot>),
+    Held(ManuallyDrop<MutexGuard<'a, Slot>>),
+}
+
+impl Deref for SlotGuard<'_> {
+    type Target = Slot;
+    fn deref(&self) -> &Slot {
+        match self {
+            SlotGuard::Own(g) => g,
+            SlotGuard::Held(g) => g,
+        }
+    }
+}
+
+impl DerefMut for SlotGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Slot {
+        match self {
+            SlotGuard::Own(g) => g,
+            SlotGuard::Held(g) => g,
+        }
+    }
+}
 
 #[inline]
 fn slot_of<'g>(guards: &'g mut Guards<'_>, key: &[u8]) -> &'g mut Slot {
