@@ -60,6 +60,8 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
     let mut closing = false;
     // Input arrived, or commands were left, since the last batch.
     let mut to_parse = false;
+    // A read was served since this task last let the others run.
+    let mut served_read = false;
     loop {
         let mut next = Next::Read;
         // Messages published before the commands just read go out before
@@ -124,6 +126,12 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
+        // One read per turn, as Redis serves each ready client once per
+        // event-loop pass: a client that pipelines without pause must not
+        // keep the thread from the others until tokio's budget runs out.
+        if std::mem::take(&mut served_read) {
+            tokio::task::yield_now().await;
+        }
         let soft_deadline = limit.deadline();
         let mut woke = None;
         tokio::select! {
@@ -140,6 +148,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                             .fetch_add(n as u64, Relaxed);
                         handle.query_buffer.store(input.len() as u64, Relaxed);
                         to_parse = true;
+                        served_read = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => return,
