@@ -45,7 +45,8 @@ enum Next {
     Flush,
     /// Send what is pending, then close.
     Close,
-    /// A script runs alone: run the commands once it ends or turns busy.
+    /// Another batch holds `exclusive` alone: run the commands once it
+    /// lets go, or its script turns busy.
     Wait,
 }
 
@@ -62,6 +63,8 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
     let mut to_parse = false;
     // A read was served since this task last let the others run.
     let mut served_read = false;
+    // Woken, having waited for `exclusive` (Scripts::admit).
+    let mut waited = false;
     loop {
         let mut next = Next::Read;
         // Messages published before the commands just read go out before
@@ -88,6 +91,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                 &mut input,
                 &mut output,
                 &mut stats,
+                std::mem::take(&mut waited),
             );
             server.stats.add(&mut stats);
             closing = matches!(next, Next::Close);
@@ -164,7 +168,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                 if soft_deadline.is_some() => {}
             wake = blocking::wait(&client), if !matches!(next, Next::Wait) => woke = Some(wake),
             _ = pubsub::wait(&client) => {}
-            _ = server.scripts.wait(), if matches!(next, Next::Wait) => {}
+            _ = server.scripts.wait(&server.db), if matches!(next, Next::Wait) => waited = true,
         }
         if handle.is_killed() {
             return;
@@ -262,13 +266,14 @@ fn run_batch(
     input: &mut BytesMut,
     output: &mut BytesMut,
     stats: &mut BatchStats,
+    waited: bool,
 ) -> Next {
     if input.is_empty() && client.blocked.is_none() {
         return Next::Read;
     }
     let (mut limits, query_limit) = server.request_limits();
     let flush_at = output.len() + FLUSH_AT;
-    let Some(mut hold) = server.scripts.admit(&server.db) else {
+    let Some(mut hold) = server.scripts.admit(&server.db, waited) else {
         return Next::Wait;
     };
     if client.blocked.is_some() {
@@ -283,7 +288,10 @@ fn run_batch(
         match parser.parse(input, &limits) {
             Ok(Some(parsed)) => {
                 let argv = parser.argv(input, &parsed);
-                commands::execute(server, client, output, argv, stats, &mut hold);
+                if !commands::execute(server, client, output, argv, stats, &mut hold) {
+                    // Left in the input: it runs once `exclusive` is free.
+                    break Next::Wait;
+                }
                 input.advance(parsed.consumed);
                 if client.blocked.is_some() {
                     break Next::Flush;

@@ -17,8 +17,9 @@ mod t_string;
 mod t_zset;
 mod util;
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
@@ -176,27 +177,85 @@ pub enum Hold<'a> {
     Shared(RwLockReadGuard<'a, ()>),
     /// Alone, for EXEC and scripts; kept until the batch's next ordinary
     /// command, so a pipeline of them takes it once.
-    Alone(RwLockWriteGuard<'a, ()>),
+    Alone(Alone<'a>),
     /// Not at all: a script past `busy-reply-threshold` holds it, and only
     /// ALLOW_BUSY commands run, the others being answered -BUSY.
     Busy,
+    /// Not at all: another batch holds it alone; this one stops before the
+    /// command that wants it alone, and waits (`Scripts::wait`).
+    Waiting,
 }
 
 impl<'a> Hold<'a> {
-    fn switch(&mut self, db: &'a Db, alone: bool) {
-        *self = match (std::mem::replace(self, Hold::Busy), alone) {
+    /// Takes `exclusive` alone, or goes back to sharing it. False when
+    /// another batch holds it alone: rather than block this thread, whose
+    /// other connections could go on with their I/O meanwhile, the batch
+    /// stops and its connection waits without a thread.
+    fn switch(&mut self, db: &'a Db, alone: bool) -> bool {
+        match (std::mem::replace(self, Hold::Waiting), alone) {
             (Hold::Shared(shared), true) => {
+                // Let go first: two batches upgrading at once would deadlock.
                 drop(shared);
-                Hold::Alone(db.exclusive.write())
+                loop {
+                    if let Some(guard) = db.exclusive.try_write() {
+                        *self = Hold::Alone(Alone::new(guard, db));
+                        return true;
+                    }
+                    if db.alone_held.load(SeqCst) {
+                        return false;
+                    }
+                    // Held shared: ordinary batches end soon.
+                    if let Some(guard) = db.exclusive.try_write_for(Duration::from_micros(100)) {
+                        *self = Hold::Alone(Alone::new(guard, db));
+                        return true;
+                    }
+                }
             }
-            (Hold::Alone(alone), false) => Hold::Shared(RwLockWriteGuard::downgrade(alone)),
-            (same, _) => same,
+            (Hold::Alone(alone), false) => *self = Hold::Shared(alone.downgrade()),
+            (same, _) => *self = same,
         }
+        true
+    }
+}
+
+/// `exclusive` held for writing; letting it go wakes the connections
+/// waiting for it.
+pub struct Alone<'a> {
+    guard: Option<RwLockWriteGuard<'a, ()>>,
+    db: &'a Db,
+}
+
+impl<'a> Alone<'a> {
+    fn new(guard: RwLockWriteGuard<'a, ()>, db: &'a Db) -> Alone<'a> {
+        db.alone_held.store(true, SeqCst);
+        Alone {
+            guard: Some(guard),
+            db,
+        }
+    }
+
+    fn downgrade(mut self) -> RwLockReadGuard<'a, ()> {
+        let guard = self.guard.take().expect("held until dropped");
+        self.db.alone_held.store(false, SeqCst);
+        RwLockWriteGuard::downgrade(guard)
+    }
+}
+
+impl Drop for Alone<'_> {
+    fn drop(&mut self) {
+        if let Some(guard) = self.guard.take() {
+            self.db.alone_held.store(false, SeqCst);
+            drop(guard);
+        }
+        // One at a time: see Scripts::admit.
+        self.db.exclusive_changed.notify_one();
     }
 }
 
 /// Runs one command and writes its reply to `out`, under the batch's
-/// `hold` of `exclusive`.
+/// `hold` of `exclusive`. False when it did not run because it wants
+/// `exclusive` alone and another batch has it (`Hold::Waiting`): the batch
+/// stops there and runs it again later.
 pub fn execute<'a>(
     server: &'a Server,
     client: &mut Client,
@@ -204,17 +263,21 @@ pub fn execute<'a>(
     argv: Argv,
     stats: &mut BatchStats,
     hold: &mut Hold<'a>,
-) {
+) -> bool {
+    let Some(asking) = dispatch(server, client, out, argv, stats, hold) else {
+        return false;
+    };
     stats.commands += 1;
-    let asking = dispatch(server, client, out, argv, stats, hold);
     // ASKING covers the command right after it, or a whole transaction
     // begun right after it (Redis's resetClient).
     if !asking && !client.tx.in_multi() {
         client.asking = false;
     }
+    true
 }
 
-/// Checks, queues or runs one command; true if it was ASKING.
+/// Checks, queues or runs one command; whether it was ASKING, or None if
+/// it must wait for `exclusive`.
 fn dispatch<'a>(
     server: &'a Server,
     client: &mut Client,
@@ -222,7 +285,7 @@ fn dispatch<'a>(
     argv: Argv,
     stats: &mut BatchStats,
     hold: &mut Hold<'a>,
-) -> bool {
+) -> Option<bool> {
     let checked = check(server, client, &argv).and_then(|cmd| {
         if matches!(hold, Hold::Busy) && !cmd.spec.flags.has(Flags::ALLOW_BUSY) {
             return Err(CmdError::Static(crate::scripting::BUSY));
@@ -234,23 +297,26 @@ fn dispatch<'a>(
         Err(e) => {
             stats.errors += 1;
             multi::refused(server, client, &argv, e.message(), out);
-            return false;
+            return Some(false);
         }
     };
     if multi::queue(client, cmd, &argv, out) {
-        return false;
+        return Some(false);
     }
     // Scripts, and EXEC unless holding its keys' slots isolates it, run
     // with no other command in between. MULTI only opens a transaction: it
     // keeps the hold for the EXEC to come.
-    match cmd.spec.name {
-        "multi" => {}
+    let switched = match cmd.spec.name {
+        "multi" => true,
         "exec" => hold.switch(&server.db, multi::needs_exclusive(client)),
         _ => hold.switch(&server.db, runs_alone(cmd)),
+    };
+    if !switched {
+        return None;
     }
     let reply = Reply::new(out, client.resp3);
     call(server, client, reply, &argv, cmd, stats, true);
-    cmd.spec.name == "asking"
+    Some(cmd.spec.name == "asking")
 }
 
 /// Scripts: they take `exclusive` for their whole run, and lock the slots

@@ -16,12 +16,12 @@ pub mod evict;
 pub mod object;
 pub mod sketch;
 pub mod watch;
-use std::cell::RefCell;
 
+use std::cell::RefCell;
+use std::hash::BuildHasher;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, OnceLock};
 
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
@@ -65,6 +65,11 @@ pub struct Db {
     hasher: DefaultHashBuilder,
     pub access: AccessPolicy,
     /// Held for reading by every batch of ordinary commands, for writing by
+    /// A batch holds `exclusive` alone (commands::Alone).
+    pub alone_held: AtomicBool,
+    /// Told when a batch lets go of `exclusive` held alone, or a script
+    /// starts or ends: what waiting connections wait for.
+    pub exclusive_changed: tokio::sync::Notify,
     /// whatever must run with no other command in between (EXEC, scripts).
     pub exclusive: RwLock<()>,
     pub expired_keys: AtomicU64,
@@ -81,6 +86,8 @@ impl Db {
                 .map(|_| Mutex::new(Slot::default()))
                 .collect(),
             hasher: DefaultHashBuilder::default(),
+            alone_held: AtomicBool::new(false),
+            exclusive_changed: tokio::sync::Notify::new(),
             access,
             exclusive: RwLock::new(()),
             expired_keys: AtomicU64::new(0),

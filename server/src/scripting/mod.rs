@@ -21,7 +21,6 @@ use parking_lot::Mutex;
 use slotcache_protocol::command::{CommandRef, Flags};
 use slotcache_protocol::request::OwnedArgv;
 use slotcache_protocol::{Argv, Reply};
-use tokio::sync::Notify;
 
 use crate::client::Client;
 use crate::clock;
@@ -53,8 +52,6 @@ pub struct RunState {
 pub struct Scripts {
     engine: Mutex<Engine>,
     run: Arc<RunState>,
-    /// Wakes connections waiting for a script to end.
-    done: Notify,
 }
 
 impl Scripts {
@@ -63,31 +60,54 @@ impl Scripts {
         Scripts {
             engine: Mutex::new(Engine::new(Arc::clone(&run)).expect("start the Lua interpreter")),
             run,
-            done: Notify::new(),
         }
     }
 
-    /// How a batch of commands holds `exclusive`: shared, unless a script
-    /// holds it; then busy once it is past `busy-reply-threshold`, before
-    /// that None: the connection waits for it (`wait`) without holding a
-    /// thread. Waits for the lock in short slices so as to notice a script.
-    pub fn admit<'a>(&self, db: &'a Db) -> Option<Hold<'a>> {
+    /// How a batch of commands holds `exclusive`: shared; busy while a
+    /// script past `busy-reply-threshold` holds it; None while another
+    /// batch holds it alone: the connection waits for it (`wait`) without
+    /// holding a thread. A batch just taking it alone is waited for here.
+    /// Connections are woken one at a time (`Alone` lets go with
+    /// notify_one): one that `waited` and now shares it wakes the next.
+    pub fn admit<'a>(&self, db: &'a Db, waited: bool) -> Option<Hold<'a>> {
         loop {
-            if let Some(shared) = db.exclusive.try_read_for(Duration::from_micros(100)) {
+            if let Some(shared) = db.exclusive.try_read() {
+                if waited {
+                    db.exclusive_changed.notify_one();
+                }
                 return Some(Hold::Shared(shared));
             }
-            if self.run.running.load(SeqCst) {
-                return (clock::unix_ms() >= self.run.busy_at.load(Relaxed)).then_some(Hold::Busy);
+            if self.run.running.load(SeqCst) && self.busy() {
+                return Some(Hold::Busy);
+            }
+            if db.alone_held.load(SeqCst) {
+                return None;
+            }
+            if let Some(shared) = db.exclusive.try_read_for(Duration::from_micros(100)) {
+                if waited {
+                    db.exclusive_changed.notify_one();
+                }
+                return Some(Hold::Shared(shared));
             }
         }
     }
 
-    /// Resolves when the running script ends or reaches the busy threshold.
-    pub async fn wait(&self) {
-        let ended = self.done.notified();
-        tokio::pin!(ended);
-        ended.as_mut().enable();
+    fn busy(&self) -> bool {
+        clock::unix_ms() >= self.run.busy_at.load(Relaxed)
+    }
+
+    /// Resolves when the batch holding `exclusive` alone lets it go, or
+    /// its script reaches the busy threshold.
+    pub async fn wait(&self, db: &Db) {
+        let changed = db.exclusive_changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        if !db.alone_held.load(SeqCst) {
+            return;
+        }
         if !self.run.running.load(SeqCst) {
+            // Told when it is let go, or a script starts.
+            changed.await;
             return;
         }
         let now = clock::unix_ms();
@@ -95,7 +115,7 @@ impl Scripts {
         if now < busy_at {
             // Far-off deadlines (no threshold) need no timer.
             let wait = Duration::from_millis((busy_at - now).min(3_600_000));
-            let _ = tokio::time::timeout(wait, ended).await;
+            let _ = tokio::time::timeout(wait, changed).await;
         }
     }
 
@@ -208,12 +228,15 @@ thread_local! {
 
 /// A script's run: marks it running and points ENV at its Env, both undone
 /// when dropped (by a panic too), so that waiting connections go on.
+/// Waiting connections are told of a start: it sets when they turn busy.
 struct Running<'s>(&'s Scripts);
 
 impl<'s> Running<'s> {
-    fn start(scripts: &'s Scripts, env: &mut Env) -> Running<'s> {
+    fn start(scripts: &'s Scripts, env: &mut Env<'s>) -> Running<'s> {
+        let db = &env.server.db;
         ENV.with(|e| e.set(env as *mut Env as *mut Env<'static>));
         scripts.run.running.store(true, SeqCst);
+        db.exclusive_changed.notify_waiters();
         Running(scripts)
     }
 }
@@ -222,7 +245,6 @@ impl Drop for Running<'_> {
     fn drop(&mut self) {
         ENV.with(|e| e.set(ptr::null_mut()));
         self.0.run.running.store(false, SeqCst);
-        self.0.done.notify_waiters();
     }
 }
 
