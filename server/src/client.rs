@@ -29,6 +29,9 @@ pub struct ClientHandle {
     /// Bytes waiting in the query buffer and the output buffer.
     pub query_buffer: AtomicU64,
     pub output_buffer: AtomicU64,
+    /// What CLIENT LIST shows of the connection's state, as
+    /// `Client::publish_state` left it after its last batch.
+    pub state: Mutex<ListedState>,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -49,6 +52,7 @@ impl ClientHandle {
             resp: AtomicU8::new(2),
             query_buffer: AtomicU64::new(0),
             output_buffer: AtomicU64::new(0),
+            state: Mutex::default(),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         })
@@ -85,9 +89,69 @@ pub struct Client {
     pub pubsub: Option<Subscription>,
     /// MULTI and WATCH state (commands/multi.rs).
     pub tx: TxState,
+    /// What `publish_state` last put in the handle.
+    listed: ListedState,
+}
+
+/// A connection's state as CLIENT LIST shows it.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListedState {
+    pub subscriptions: usize,
+    pub patterns: usize,
+    /// Commands queued since MULTI; None outside a transaction.
+    pub queued: Option<usize>,
+    /// A WATCHed key changed: EXEC will fail.
+    pub dirty_cas: bool,
+    pub blocked: bool,
+    pub readonly: bool,
+}
+
+impl ListedState {
+    pub fn pubsub(&self) -> bool {
+        self.subscriptions + self.patterns > 0
+    }
+
+    /// Redis's `flags=` letters, in Redis's order; N for none.
+    pub fn flags(&self) -> String {
+        let letters = [
+            (self.pubsub(), 'P'),
+            (self.queued.is_some(), 'x'),
+            (self.blocked, 'b'),
+            (self.dirty_cas, 'd'),
+            (self.readonly, 'r'),
+        ];
+        let flags: String = letters
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, c)| c)
+            .collect();
+        if flags.is_empty() {
+            "N".into()
+        } else {
+            flags
+        }
+    }
 }
 
 impl Client {
+    /// Mirrors the state CLIENT LIST shows into the handle, once per batch
+    /// (the handle's lock is taken only when something changed).
+    pub fn publish_state(&mut self) {
+        let (subscriptions, patterns) = self.pubsub.as_ref().map_or((0, 0), |s| s.counts());
+        let state = ListedState {
+            subscriptions,
+            patterns,
+            queued: self.tx.queued_len(),
+            dirty_cas: self.tx.watch_changed(),
+            blocked: self.blocked.is_some(),
+            readonly: self.readonly,
+        };
+        if self.listed != state {
+            self.listed = state;
+            *self.handle.state.lock() = state;
+        }
+    }
+
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
         Client {
             handle,
@@ -99,6 +163,7 @@ impl Client {
             blocked: None,
             pubsub: None,
             tx: TxState::default(),
+            listed: ListedState::default(),
         }
     }
 

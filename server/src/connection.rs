@@ -94,6 +94,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                 std::mem::take(&mut waited),
             );
             server.stats.add(&mut stats);
+            client.publish_state();
             closing = matches!(next, Next::Close);
             to_parse = matches!(next, Next::Flush | Next::Wait);
             if input.is_empty() && big_input {

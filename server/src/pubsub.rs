@@ -227,6 +227,11 @@ impl Subscription {
         }
     }
 
+    /// Channels, and patterns, subscribed to.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.channels.len(), self.patterns.len())
+    }
+
     /// Channels plus patterns, the count every (un)subscribe reply carries.
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()

@@ -431,6 +431,69 @@ fn client_commands() {
     );
 }
 
+/// CLIENT LIST shows each connection's state as Redis does: subscriptions,
+/// a transaction's queue, a blocked or a dirty-CAS client, and TYPE pubsub
+/// selects subscribers (for LIST and KILL).
+#[test]
+fn client_list_shows_connection_state() {
+    let node = Node::start(&[]);
+    let mut con = node.client();
+    let line_of = |con: &mut Connection, id: i64| -> String {
+        q::<String>(con, &["CLIENT", "LIST", "ID", &id.to_string()])
+    };
+    let mut subscriber = node.raw();
+    let sub_id = match raw_call(&mut subscriber, &["CLIENT", "ID"]) {
+        Value::Int(id) => id,
+        other => panic!("{other:?}"),
+    };
+    subscriber.send(&resp(&[b"SUBSCRIBE", b"a", b"b"]));
+    subscriber.send(&resp(&[b"PSUBSCRIBE", b"n*"]));
+    wait_until(Duration::from_secs(5), "the subscriptions show", || {
+        line_of(&mut con, sub_id).contains(" flags=P db=0 sub=2 psub=1 ssub=0 multi=-1 ")
+    });
+
+    let mut tx = node.raw();
+    let tx_id = match raw_call(&mut tx, &["CLIENT", "ID"]) {
+        Value::Int(id) => id,
+        other => panic!("{other:?}"),
+    };
+    raw_call(&mut tx, &["WATCH", "w"]);
+    raw_call(&mut tx, &["MULTI"]);
+    raw_call(&mut tx, &["SET", "k", "v"]);
+    raw_call(&mut tx, &["GET", "k"]);
+    assert!(line_of(&mut con, tx_id).contains(" flags=x db=0 sub=0 psub=0 ssub=0 multi=2 "));
+    q::<()>(&mut con, &["SET", "w", "changed"]);
+    // The dirty flag shows from the client's next command on.
+    raw_call(&mut tx, &["GET", "k"]);
+    let line = line_of(&mut con, tx_id);
+    assert!(
+        line.contains(" flags=xd db=0 ") && line.contains(" multi=3 "),
+        "{line}"
+    );
+
+    let mut blocked = node.raw();
+    let blocked_id = match raw_call(&mut blocked, &["CLIENT", "ID"]) {
+        Value::Int(id) => id,
+        other => panic!("{other:?}"),
+    };
+    blocked.send(&resp(&[b"BLPOP", b"list", b"0"]));
+    wait_until(Duration::from_secs(5), "the blocked client shows", || {
+        line_of(&mut con, blocked_id).contains(" flags=b ")
+    });
+    assert!(line_of(&mut con, blocked_id).contains(" cmd=blpop "));
+
+    let pubsub: String = q(&mut con, &["CLIENT", "LIST", "TYPE", "pubsub"]);
+    assert_eq!(pubsub.lines().count(), 1, "{pubsub}");
+    assert!(pubsub.starts_with(&format!("id={sub_id} ")));
+    assert_eq!(q::<i64>(&mut con, &["CLIENT", "KILL", "TYPE", "pubsub"]), 1);
+    let (_, closed) = subscriber.read_to_close();
+    assert!(closed, "the subscriber was killed");
+    assert!(
+        line_of(&mut con, tx_id).contains(" flags=xd "),
+        "others stay"
+    );
+}
+
 #[test]
 fn command_introspection() {
     let node = Node::start(&[]);

@@ -94,14 +94,19 @@ fn describe(h: &ClientHandle, running: Option<usize>) -> String {
     };
     let qbuf = h.query_buffer.load(Relaxed);
     let omem = h.output_buffer.load(Relaxed);
+    let state = *h.state.lock();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
         h.id,
         h.addr,
         h.local_addr,
         h.name.lock(),
         now.saturating_sub(h.created_ms) / 1000,
         now.saturating_sub(h.last_active_ms.load(Relaxed)) / 1000,
+        state.flags(),
+        state.subscriptions,
+        state.patterns,
+        state.queued.map_or(-1, |n| n as i64),
         qbuf + omem + 16384,
         h.resp.load(Relaxed),
         h.lib_name.lock(),
@@ -109,30 +114,34 @@ fn describe(h: &ClientHandle, running: Option<usize>) -> String {
     )
 }
 
-/// Checks a client class as CLIENT LIST/KILL TYPE take it. Every
-/// connection is a normal client, so other classes match none: the answer
-/// is whether the class is `normal`.
-fn is_normal_type(kind: &[u8]) -> Result<bool, CmdError> {
-    if !["normal", "master", "replica", "slave", "pubsub"]
-        .iter()
-        .any(|k| is(kind, k))
-    {
-        return Err(CmdError::Owned(format!(
-            "ERR Unknown client type '{}'",
-            super::printable(kind, 64)
-        )));
+/// A client class as CLIENT LIST/KILL TYPE take it: whether it is the
+/// pubsub class (Some(true)) or normal (Some(false)); None for the
+/// replication classes, which no connection is yet.
+fn client_type(kind: &[u8]) -> Result<Option<bool>, CmdError> {
+    if is(kind, "normal") || is(kind, "pubsub") {
+        return Ok(Some(is(kind, "pubsub")));
     }
-    Ok(is(kind, "normal"))
+    if ["master", "replica", "slave"].iter().any(|k| is(kind, k)) {
+        return Ok(None);
+    }
+    Err(CmdError::Owned(format!(
+        "ERR Unknown client type '{}'",
+        super::printable(kind, 64)
+    )))
+}
+
+/// Whether a client is of the class `client_type` gave.
+fn of_type(h: &ClientHandle, pubsub: Option<bool>) -> bool {
+    pubsub.is_some_and(|p| h.state.lock().pubsub() == p)
 }
 
 fn list(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
+    let mut class = None;
     let mut i = 2;
     while i < argv.len() {
         if is(argv.get(i), "type") && i + 1 < argv.len() {
-            if !is_normal_type(argv.get(i + 1))? {
-                ids = Some(Vec::new());
-            }
+            class = Some(client_type(argv.get(i + 1))?);
             i += 2;
         } else if is(argv.get(i), "id") && i + 1 < argv.len() {
             let mut list = Vec::new();
@@ -156,10 +165,13 @@ fn list(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         .map(|e| e.value().clone())
         .collect();
     handles.sort_by_key(|h| h.id);
+    // This client's own state as of now, not of its last batch.
+    ctx.client.publish_state();
     let me = ctx.client.id();
     let text: String = handles
         .iter()
         .filter(|h| ids.as_ref().is_none_or(|ids| ids.contains(&h.id)))
+        .filter(|h| class.is_none_or(|c| of_type(h, c)))
         .map(|h| describe(h, (h.id == me).then_some(ctx.cmd.id)))
         .collect();
     ctx.out.verbatim(text.as_bytes());
@@ -167,6 +179,7 @@ fn list(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 }
 
 fn info(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
+    ctx.client.publish_state();
     ctx.out
         .verbatim(describe(&ctx.client.handle, Some(ctx.cmd.id)).as_bytes());
     Ok(())
@@ -193,6 +206,7 @@ fn kill(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let mut addr = None;
     let mut laddr = None;
     let mut max_age = None;
+    let mut class = None;
     let mut skip_me = true;
     let mut pairs = argv.tail(2).iter();
     while let Some(name) = pairs.next() {
@@ -219,9 +233,7 @@ fn kill(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
                 _ => return Err(SYNTAX),
             };
         } else if is(name, "type") {
-            if !is_normal_type(value)? {
-                id = Some(0);
-            }
+            class = Some(client_type(value)?);
         } else if is(name, "user") {
             // `default` is the only user.
             if value != b"default" {
@@ -248,6 +260,7 @@ fn kill(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
             && laddr
                 .as_ref()
                 .is_none_or(|a| *a == h.local_addr.to_string())
+            && class.is_none_or(|c| of_type(h, c))
             && !(skip_me && h.id == me);
         if matches {
             if h.id == me {

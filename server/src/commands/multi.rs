@@ -51,6 +51,17 @@ impl TxState {
     pub fn in_multi(&self) -> bool {
         self.queued.is_some()
     }
+
+    pub fn queued_len(&self) -> Option<usize> {
+        self.queued.as_ref().map(|q| q.commands.len())
+    }
+
+    /// A WATCHed key changed since WATCH (EXEC will fail).
+    pub fn watch_changed(&self) -> bool {
+        self.watched
+            .as_ref()
+            .is_some_and(|w| w.flag.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// Inside MULTI, queues any command but those that drive the transaction,
