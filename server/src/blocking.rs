@@ -242,9 +242,17 @@ pub fn retry<'a>(
     }
 }
 
-/// Answers a blocked client whose timeout passed, as Redis: a null array.
+/// What WAIT blocks for: replica acknowledgements, not a key's value.
+pub const REPLICAS: &str = "replicas";
+
+/// Answers a blocked client whose timeout passed, as Redis: a null array,
+/// or for WAIT the replicas that acknowledged (none yet).
 pub fn timed_out(client: &mut Client, output: &mut BytesMut) {
-    Reply::new(output, client.resp3).null_array();
+    let mut reply = Reply::new(output, client.resp3);
+    match &client.blocked {
+        Some(b) if b.waiter.kind == REPLICAS => reply.int(0),
+        _ => reply.null_array(),
+    }
     client.blocked = None;
 }
 

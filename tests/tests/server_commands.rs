@@ -791,6 +791,34 @@ fn object_memory_time_and_wait() {
     assert!(micros.parse::<u64>().unwrap() < 1_000_000);
 
     assert_eq!(q::<i64>(&mut con, &["WAIT", "0", "0"]), 0);
+    // No replica acknowledges: blocked until the timeout, as Redis with none.
+    let started = std::time::Instant::now();
+    assert_eq!(q::<i64>(&mut con, &["WAIT", "1", "150"]), 0);
+    assert!(started.elapsed() >= Duration::from_millis(140));
+    let tx: Vec<i64> = redis::pipe()
+        .atomic()
+        .cmd("WAIT")
+        .arg(1)
+        .arg(0)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(tx, [0], "inside MULTI it does not block");
+    let mut forever = node.raw();
+    forever.send(&resp(&[b"WAIT", b"1", b"0"]));
+    wait_until(Duration::from_secs(5), "WAIT 1 0 blocks", || {
+        q::<String>(&mut con, &["CLIENT", "LIST"])
+            .lines()
+            .any(|l| l.contains(" flags=b ") && l.contains(" cmd=wait "))
+    });
+    assert_eq!(
+        q::<i64>(
+            &mut con,
+            &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]
+        ),
+        1
+    );
+    let (unanswered, closed) = forever.read_to_close();
+    assert!(closed && unanswered.is_empty(), "{unanswered:?}");
     assert_eq!(
         err(&mut con, &["WAIT", "0", "-1"]),
         "ERR timeout is negative"

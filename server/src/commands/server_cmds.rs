@@ -618,12 +618,21 @@ fn slowlog_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
 
 /// WAIT numreplicas timeout. A standalone node has no replicas, so no
 /// write can be acknowledged by any: the answer is 0 replicas.
+/// WAIT numreplicas timeout-ms. No replica acknowledges writes yet, so
+/// as Redis with none: 0 at once when none are wanted (or the client may
+/// not block: MULTI), else blocked until the timeout (0: for ever), then 0.
 fn wait(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    int_arg(argv.get(1))?;
+    let wanted = int_arg(argv.get(1))?;
     let timeout = int_arg(argv.get(2))?;
     if timeout < 0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
-    ctx.out.int(0);
+    let acknowledged = 0;
+    if wanted <= acknowledged || !ctx.may_block {
+        ctx.out.int(acknowledged);
+        return Ok(());
+    }
+    let timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout as u64));
+    crate::blocking::block(ctx, argv, [], crate::blocking::REPLICAS, timeout);
     Ok(())
 }
