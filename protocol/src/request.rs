@@ -311,6 +311,30 @@ fn find_within_limit(
 /// The `\r` that ends the `*`/`$` header line at `from`, once the byte
 /// after it has arrived too. As in Redis, the line ends at its first `\r`
 /// and the byte after it is skipped unchecked.
+/// The second argument (for most commands, the key) of the multibulk
+/// request at the start of `buf`, if that much of it is there and
+/// well-formed. Only a hint, for fetching a key's slot ahead of time.
+pub fn peek_first_key(buf: &[u8]) -> Option<&[u8]> {
+    /// `<marker><digits>\r\n` at `at`: the number, and where it ends.
+    fn header(buf: &[u8], at: usize, marker: u8) -> Option<(usize, usize)> {
+        if *buf.get(at)? != marker {
+            return None;
+        }
+        let digits = buf.get(at + 1..)?;
+        let cr = digits.iter().take(20).position(|&c| c == b'\r')?;
+        let n = parse_len(&digits[..cr]).filter(|&n| n >= 0)?;
+        Some((n as usize, at + 1 + cr + 2))
+    }
+    let (count, mut at) = header(buf, 0, b'*')?;
+    if count < 2 {
+        return None;
+    }
+    let (name_len, name_at) = header(buf, at, b'$')?;
+    at = name_at.checked_add(name_len)?.checked_add(2)?;
+    let (key_len, key_at) = header(buf, at, b'$')?;
+    buf.get(key_at..key_at.checked_add(key_len)?)
+}
+
 fn header_end(buf: &[u8], from: usize, what: &'static str) -> Result<Option<usize>, ProtocolError> {
     Ok(find_within_limit(buf, from, b'\r', what)?.filter(|&cr| cr + 1 < buf.len()))
 }
@@ -438,6 +462,26 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peeks_the_first_key_of_a_complete_enough_request() {
+        assert_eq!(peek_first_key(b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n"), Some(&b"foo"[..]));
+        // The rest of the request need not have arrived.
+        assert_eq!(
+            peek_first_key(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva"),
+            Some(&b"k"[..])
+        );
+        for partial in [
+            &b""[..],
+            b"*2\r\n$3\r\nGET\r\n$3\r\nfo",
+            b"*1\r\n$4\r\nPING\r\n",
+            b"PING\r\n",
+            b"*2\r\n$-1\r\n$3\r\nfoo\r\n",
+            b"*2\r\n$99999999999999999999999\r\n",
+        ] {
+            assert_eq!(peek_first_key(partial), None, "{partial:?}");
+        }
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
         let mut parser = RequestParser::new();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
+use slotcache_protocol::request::peek_first_key;
 use slotcache_protocol::{ProtocolError, Reply, RequestParser};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -288,6 +289,11 @@ fn run_batch(
         limits.unauthenticated = !client.authenticated;
         match parser.parse(input, &limits) {
             Ok(Some(parsed)) => {
+                // The next pipelined command's slot is fetched while this
+                // one runs, so their cache misses overlap.
+                if let Some(key) = peek_first_key(&input[parsed.consumed..]) {
+                    server.db.prefetch(key);
+                }
                 let argv = parser.argv(input, &parsed);
                 if !commands::execute(server, client, output, argv, stats, &mut hold) {
                     // Left in the input: it runs once `exclusive` is free.

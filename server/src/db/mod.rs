@@ -57,11 +57,25 @@ impl Slot {
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.table.iter()
+/// A slot's lock and table header, alone on one cache line: a command
+/// touches one line to lock its slot and find its table, and the next
+/// command's line can be fetched ahead (`Db::prefetch`).
+#[repr(align(64))]
+#[derive(Default)]
+struct SlotLock(Mutex<Slot>);
+
+impl Deref for SlotLock {
+    type Target = Mutex<Slot>;
+    fn deref(&self) -> &Mutex<Slot> {
+        &self.0
+    }
+}
+
     }
 }
 
 pub struct Db {
-    slots: Box<[Mutex<Slot>]>,
+    slots: Box<[SlotLock]>,
     hasher: DefaultHashBuilder,
     pub access: AccessPolicy,
     /// Held for reading by every batch of ordinary commands, for writing by
@@ -82,9 +96,7 @@ pub struct Db {
 impl Db {
     pub fn new(access: AccessPolicy) -> Db {
         Db {
-            slots: (0..SLOT_COUNT)
-                .map(|_| Mutex::new(Slot::default()))
-                .collect(),
+            slots: (0..SLOT_COUNT).map(|_| SlotLock::default()).collect(),
             hasher: DefaultHashBuilder::default(),
             alone_held: AtomicBool::new(false),
             exclusive_changed: tokio::sync::Notify::new(),
@@ -120,6 +132,20 @@ impl Db {
             hits: 0,
             misses: 0,
             read_only: false,
+    /// Starts fetching the cache line of `key`'s slot, for a command about
+    /// to run: pipelined commands then overlap their misses.
+    #[inline]
+    pub fn prefetch(&self, key: &[u8]) {
+        let line = &self.slots[key_slot(key) as usize] as *const SlotLock;
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch only hints the cache; any address is allowed.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = line;
+    }
+
         }
     }
 
