@@ -62,8 +62,8 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
     let mut closing = false;
     // Input arrived, or commands were left, since the last batch.
     let mut to_parse = false;
-    // A read was served since this task last let the others run.
-    let mut served_read = false;
+    // Reads that found input, since one found none or the task yielded.
+    let mut reads_in_a_row = 0u32;
     // Woken, having waited for `exclusive` (Scripts::admit).
     let mut waited = false;
     loop {
@@ -132,10 +132,13 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-        // One read per turn, as Redis serves each ready client once per
-        // event-loop pass: a client that pipelines without pause must not
-        // keep the thread from the others until tokio's budget runs out.
-        if std::mem::take(&mut served_read) {
+        // A client whose input never runs dry must not keep the thread
+        // from the others until tokio's budget runs out: as Redis serves
+        // each ready client once per event-loop pass, it yields every
+        // other read. A client that waits for its replies (the socket runs
+        // dry in between) never pays for a yield.
+        if reads_in_a_row >= 2 {
+            reads_in_a_row = 0;
             tokio::task::yield_now().await;
         }
         let soft_deadline = limit.deadline();
@@ -154,9 +157,9 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                             .fetch_add(n as u64, Relaxed);
                         handle.query_buffer.store(input.len() as u64, Relaxed);
                         to_parse = true;
-                        served_read = true;
+                        reads_in_a_row += 1;
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => reads_in_a_row = 0,
                     Err(_) => return,
                 }
             }
