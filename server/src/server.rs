@@ -141,7 +141,9 @@ impl Server {
     /// Runs the node until the process is stopped.
     pub async fn run(self: Arc<Self>, listener: TcpListener) {
         self.memory.refresh();
-        self.memory.start_sampler(Duration::from_millis(5));
+        let server = Arc::clone(&self);
+        self.memory
+            .start_sampler(move || server.hot.maxmemory.load(Relaxed) > 0);
         crate::db::evict::start_background(&self);
         crate::cluster::start(&self);
         tokio::spawn(Arc::clone(&self).expiry_loop());
