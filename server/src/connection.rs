@@ -169,7 +169,8 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                 }
             }
             _ = handle.killed() => return,
-            _ = tokio::time::sleep_until(soft_deadline.unwrap_or_else(Instant::now).into()),
+            // Built lazily: a disabled branch's future is still built.
+            _ = async { tokio::time::sleep_until(soft_deadline?.into()).await; Some(()) },
                 if soft_deadline.is_some() => {}
             wake = blocking::wait(&client), if !matches!(next, Next::Wait) => woke = Some(wake),
             _ = pubsub::wait(&client) => {}
