@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::procs::{rss_bytes, Kind, Proc, Server};
-use crate::scenario::{self, Scenario, CLIENTS, KEYSPACE};
+use crate::scenario::{self, Scenario, CLIENTS, EVICTION_KEYSPACE, EVICTION_MAXMEMORY, KEYSPACE};
 use crate::txbench;
 
 /// Keys and value size of the memory comparison.
@@ -56,8 +56,8 @@ pub fn run(args: Args) -> Result<(), String> {
     let selected = select(scenario::all(), &args.scenarios)?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "slotcache vs redis-server on 127.0.0.1, {cores} cores, redis-benchmark -c {CLIENTS} -r {KEYSPACE}, \
-         {} round(s){}\n",
+        "slotcache vs redis-server on 127.0.0.1, {cores} cores, redis-benchmark -c {CLIENTS} -r {KEYSPACE} \
+         (evict-*: -r {EVICTION_KEYSPACE} at maxmemory {EVICTION_MAXMEMORY}), {} round(s){}\n",
         args.rounds,
         if args.quick { ", --quick" } else { "" }
     );
@@ -163,9 +163,11 @@ fn throughput(args: &Args, slotcache: &Path, mut list: Vec<Scenario>) -> Result<
     ))
 }
 
-/// Empties the keyspace, then fills every key with `fill`-byte strings.
+/// Empties the keyspace, then fills every key with `fill`-byte strings
+/// (with no memory limit: an eviction scenario may have left one).
 fn prepare(server: &Server, fill: Option<usize>) -> Result<(), String> {
     let mut c = Client::connect(server.port)?;
+    c.call(&["CONFIG", "SET", "maxmemory", "0"])?;
     c.call(&["FLUSHALL"])?;
     let Some(size) = fill else { return Ok(()) };
     let started = Instant::now();
@@ -197,6 +199,7 @@ fn bench(args: &Args, server: &Server, scen: &Scenario) -> Result<Sample, String
     } else {
         scen.requests
     };
+    limit(server, scen)?;
     let setup = scen.setup();
     if !setup.is_empty() {
         let cmds: Vec<Vec<&[u8]>> = setup
@@ -214,7 +217,7 @@ fn bench(args: &Args, server: &Server, scen: &Scenario) -> Result<Sample, String
     }
     let mut cmd = Command::new(&args.redis_benchmark);
     cmd.args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
-        .args(["-c", &CLIENTS.to_string(), "-r", &KEYSPACE.to_string()])
+        .args(["-c", &CLIENTS.to_string(), "-r", &scen.keyspace.to_string()])
         .args([
             "-n",
             &requests.to_string(),
@@ -230,6 +233,23 @@ fn bench(args: &Args, server: &Server, scen: &Scenario) -> Result<Sample, String
     let bound = Duration::from_secs(60 + requests / 5_000);
     let out = Proc::spawn("redis-benchmark", &mut cmd)?.output(bound)?;
     parse_csv(&out).map_err(|e| format!("{} on {}: {e}", scen.name, server.kind.name()))
+}
+
+/// Puts `server` under the scenario's memory limit and policy, or lifts
+/// the limit a previous scenario set.
+fn limit(server: &Server, scen: &Scenario) -> Result<(), String> {
+    let mut c = Client::connect(server.port)?;
+    let Some(l) = &scen.limit else {
+        c.call(&["CONFIG", "SET", "maxmemory", "0"])?;
+        return Ok(());
+    };
+    let policy = match server.kind {
+        Kind::Slotcache => l.slotcache_policy,
+        Kind::Redis => l.redis_policy,
+    };
+    c.call(&["CONFIG", "SET", "maxmemory", l.maxmemory])?;
+    c.call(&["CONFIG", "SET", "maxmemory-policy", policy])?;
+    Ok(())
 }
 
 /// redis-benchmark 7 `--csv`: a header naming `rps`, `p50_latency_ms`,
@@ -407,6 +427,12 @@ mod tests {
         };
         assert_eq!(names(&["get-P16"]), ["get-P16-64", "get-P16-1k"]);
         assert_eq!(names(&["set-P1-1k"]), ["set-P1-1k"]);
+        assert_eq!(
+            names(&["evict-set-P16"]),
+            ["evict-set-P16-64-lru", "evict-set-P16-64-own"]
+        );
+        assert_eq!(names(&["evict"]).len(), 8);
+        assert!(names(&["set"]).iter().all(|n| n.starts_with("set-")));
         assert_eq!(names(&[]).len(), scenario::all().len());
         assert!(select(scenario::all(), &["get-P1-6".into()]).is_err());
     }

@@ -5,9 +5,22 @@
 pub const KEYSPACE: u64 = 1_000_000;
 /// Concurrent connections (`redis-benchmark -c`).
 pub const CLIENTS: u32 = 50;
+/// Keys of the eviction scenarios: some 25 times what fits in
+/// `EVICTION_MAXMEMORY` at 64-byte values (about 400k keys on both servers).
+pub const EVICTION_KEYSPACE: u64 = 10_000_000;
+pub const EVICTION_MAXMEMORY: &str = "64mb";
+
+/// A memory limit both servers run a scenario under (CONFIG SET before
+/// each run; scenarios without one run with no limit).
+pub struct Limit {
+    pub maxmemory: &'static str,
+    pub slotcache_policy: &'static str,
+    pub redis_policy: &'static str,
+}
 
 pub struct Scenario {
-    /// Table label and `--scenarios` filter key: `<test>-P<pipeline>-<size>`.
+    /// Table label and `--scenarios` filter key: `<test>-P<pipeline>-<size>`
+    /// (`evict-<test>-P<pipeline>-<size>-<policy>` under a memory limit).
     pub name: String,
     /// redis-benchmark arguments selecting exactly one test: `-t get`, or a
     /// literal command such as `LPUSH mylist __rand_int__`.
@@ -16,6 +29,10 @@ pub struct Scenario {
     pub pipeline: u32,
     /// `-d`, and the value size of the pre-filled keys.
     pub value_size: usize,
+    /// `-r`: random keys below this.
+    pub keyspace: u64,
+    /// Eviction pressure: the keyspace is far larger than the limit.
+    pub limit: Option<Limit>,
     /// `-n` at full scale; a few seconds per run on a small machine.
     pub requests: u64,
     /// Whether every key of the keyspace holds a `value_size` string before
@@ -50,6 +67,8 @@ pub fn all() -> Vec<Scenario> {
                     pipeline,
                     value_size: size,
                     requests,
+                    keyspace: KEYSPACE,
+                    limit: None,
                     filled: true,
                 });
             }
@@ -79,8 +98,35 @@ pub fn all() -> Vec<Scenario> {
                 pipeline,
                 value_size: 64,
                 requests,
+                keyspace: KEYSPACE,
+                limit: None,
                 filled: false,
             });
+        }
+    }
+    // GET and SET under eviction pressure: both servers at the same
+    // maxmemory, Redis under allkeys-lru, slotcache under allkeys-lru
+    // (`-lru`) and under its own allkeys-lfu-lru (`-own`). The SETs run
+    // first, the long -P 16 run before -P 1, so memory is full (and every
+    // SET evicts) early in the first run and throughout the others.
+    for test in ["set", "get"] {
+        for (pipeline, requests) in [(16, 2_000_000), (1, 200_000)] {
+            for (label, slotcache_policy) in [("lru", "allkeys-lru"), ("own", "allkeys-lfu-lru")] {
+                list.push(Scenario {
+                    name: format!("evict-{test}-P{pipeline}-64-{label}"),
+                    workload: vec!["-t".into(), test.into()],
+                    pipeline,
+                    value_size: 64,
+                    requests,
+                    keyspace: EVICTION_KEYSPACE,
+                    limit: Some(Limit {
+                        maxmemory: EVICTION_MAXMEMORY,
+                        slotcache_policy,
+                        redis_policy: "allkeys-lru",
+                    }),
+                    filled: false,
+                });
+            }
         }
     }
     // A rate limiter two ways: as a Lua script called by SHA1 (loaded on
@@ -93,6 +139,8 @@ pub fn all() -> Vec<Scenario> {
             pipeline,
             value_size: 64,
             requests,
+            keyspace: KEYSPACE,
+            limit: None,
             filled: false,
         });
         list.push(Scenario {
@@ -112,6 +160,8 @@ pub fn all() -> Vec<Scenario> {
             pipeline,
             value_size: 64,
             requests,
+            keyspace: KEYSPACE,
+            limit: None,
             filled: false,
         });
     }

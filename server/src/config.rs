@@ -18,9 +18,9 @@ pub enum Policy {
     VolatileLfu,
     VolatileRandom,
     VolatileTtl,
-    /// slotcache's own: allkeys-lfu behind a TinyLFU admission filter
-    /// (see `db::sketch`).
-    AllKeysTinyLfu,
+    /// slotcache's own: allkeys-lfu that evicts, among keys of equal
+    /// counter, the one idle longest (see `db::evict`).
+    AllKeysLfuLru,
 }
 
 impl Policy {
@@ -33,7 +33,7 @@ impl Policy {
         (Policy::VolatileLfu, "volatile-lfu"),
         (Policy::VolatileRandom, "volatile-random"),
         (Policy::VolatileTtl, "volatile-ttl"),
-        (Policy::AllKeysTinyLfu, "allkeys-tinylfu"),
+        (Policy::AllKeysLfuLru, "allkeys-lfu-lru"),
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,7 +48,7 @@ impl Policy {
     pub fn is_lfu(self) -> bool {
         matches!(
             self,
-            Policy::AllKeysLfu | Policy::VolatileLfu | Policy::AllKeysTinyLfu
+            Policy::AllKeysLfu | Policy::VolatileLfu | Policy::AllKeysLfuLru
         )
     }
 }

@@ -1,9 +1,9 @@
 //! Per-entry access metadata, as Redis keeps it in its 24-bit `lru` field:
 //! under an LFU policy, 16 bits of minutes (last decrement) and an 8-bit
 //! logarithmic counter; otherwise the last access time in seconds.
-//! `allkeys-tinylfu` keeps the LFU counter, but its clock counts periods of
-//! reads instead of minutes (advanced by `evict.rs`), and reads are also
-//! counted in the slots' frequency sketches (`sketch.rs`).
+//! `allkeys-lfu-lru` keeps the same counter with 24 bits of last access
+//! time in `TICK_MS` units above it, so that eviction can prefer, among
+//! keys of equal counter, the one idle longest (see `evict.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
@@ -14,14 +14,17 @@ use crate::config::Policy;
 
 /// New keys start here so they are not evicted before they can be read.
 pub const LFU_INIT_VAL: u8 = 5;
+/// `allkeys-lfu-lru`'s clock unit: fine enough to order keys that arrive
+/// within a fraction of a second, while 24 bits span 37 hours (Redis's
+/// minutes span 45 days; idle times wrap after that, as in Redis).
+const TICK_MS: u64 = 8;
+const TICKS: u32 = 1 << 24;
 
 /// The access-tracking settings, read on every lookup.
 pub struct AccessPolicy {
     lfu: AtomicBool,
-    /// Reads are counted in the slots' sketches (`allkeys-tinylfu`).
-    sketch: AtomicBool,
-    /// `allkeys-tinylfu`'s LFU clock, in periods of reads.
-    period: AtomicU32,
+    /// The LFU counter sits under a last-access time (`allkeys-lfu-lru`).
+    recency: AtomicBool,
     log_factor: AtomicU32,
     decay_minutes: AtomicU32,
 }
@@ -30,8 +33,7 @@ impl AccessPolicy {
     pub fn new(lfu: bool, log_factor: u32, decay_minutes: u32) -> Self {
         AccessPolicy {
             lfu: AtomicBool::new(lfu),
-            sketch: AtomicBool::new(false),
-            period: AtomicU32::new(0),
+            recency: AtomicBool::new(false),
             log_factor: AtomicU32::new(log_factor),
             decay_minutes: AtomicU32::new(decay_minutes),
         }
@@ -39,7 +41,7 @@ impl AccessPolicy {
 
     pub fn update(&self, policy: Policy, log_factor: u32, decay_minutes: u32) {
         self.lfu.store(policy.is_lfu(), Relaxed);
-        self.sketch.store(policy == Policy::AllKeysTinyLfu, Relaxed);
+        self.recency.store(policy == Policy::AllKeysLfuLru, Relaxed);
         self.log_factor.store(log_factor, Relaxed);
         self.decay_minutes.store(decay_minutes, Relaxed);
     }
@@ -49,75 +51,87 @@ impl AccessPolicy {
     }
 
     #[inline]
-    pub fn counts_reads(&self) -> bool {
-        self.sketch.load(Relaxed)
+    fn has_recency(&self) -> bool {
+        self.recency.load(Relaxed)
     }
 
     /// The field for a key created now.
     #[inline]
     pub fn fresh(&self) -> u32 {
+        let ms = clock::unix_ms();
         if self.is_lfu() {
-            (self.clock() << 8) | LFU_INIT_VAL as u32
+            (self.clock(ms) << 8) | LFU_INIT_VAL as u32
         } else {
-            secs_now()
+            secs(ms)
         }
     }
 
     /// Records one access.
     #[inline]
     pub fn touch(&self, access: &mut u32) {
+        let ms = clock::unix_ms();
         if self.is_lfu() {
-            let counter = self.decayed_counter(*access);
+            let counter = self.decayed_counter_at(*access, ms);
             let counter = log_incr(counter, self.log_factor.load(Relaxed));
-            *access = (self.clock() << 8) | counter as u32;
+            *access = (self.clock(ms) << 8) | counter as u32;
         } else {
-            *access = secs_now();
+            *access = secs(ms);
         }
     }
 
     /// The LFU counter after the decay owed since its last update (OBJECT FREQ).
     pub fn decayed_counter(&self, access: u32) -> u8 {
+        self.decayed_counter_at(access, clock::unix_ms())
+    }
+
+    /// The same at unix time `ms`: eviction reads the clock once per sample.
+    pub fn decayed_counter_at(&self, access: u32, ms: u64) -> u8 {
         let counter = (access & 0xff) as u8;
         let decay = self.decay_minutes.load(Relaxed);
         if decay == 0 {
             return counter;
         }
-        let last = (access >> 8) & 0xffff;
-        let now = self.clock();
-        // The minutes field wraps every ~45 days, as in Redis.
-        let elapsed = if now >= last {
-            now - last
+        let elapsed = if self.has_recency() {
+            (self.idle_ticks_at(access, ms) as u64 * TICK_MS / 60_000) as u32
         } else {
-            65535 - last + now
+            // The minutes field wraps every ~45 days, as in Redis.
+            let last = (access >> 8) & 0xffff;
+            let now = self.clock(ms);
+            if now >= last {
+                now - last
+            } else {
+                65535 - last + now
+            }
         };
         counter.saturating_sub((elapsed / decay).min(255) as u8)
     }
 
-    /// Starts the next period of `allkeys-tinylfu`'s clock.
-    pub fn next_period(&self) {
-        self.period.fetch_add(1, Relaxed);
+    /// `allkeys-lfu-lru`: time since the last access at unix time `ms`, in
+    /// `TICK_MS` units.
+    #[inline]
+    pub fn idle_ticks_at(&self, access: u32, ms: u64) -> u32 {
+        ticks(ms).wrapping_sub(access >> 8) % TICKS
     }
 
-    /// `allkeys-tinylfu`'s clock: periods of reads so far.
+    /// What sits above the LFU counter: 16 bits of minutes, as Redis, or
+    /// 24 bits of ticks under `allkeys-lfu-lru`.
     #[inline]
-    pub fn period(&self) -> u32 {
-        self.period.load(Relaxed)
-    }
-
-    /// What LFU counters decay by: 16 bits of minutes, as Redis, or of
-    /// periods of reads under `allkeys-tinylfu`.
-    #[inline]
-    fn clock(&self) -> u32 {
-        if self.counts_reads() {
-            self.period() & 0xffff
+    fn clock(&self, ms: u64) -> u32 {
+        if self.has_recency() {
+            ticks(ms)
         } else {
-            minutes_now()
+            ((ms / 60_000) & 0xffff) as u32
         }
     }
 
     /// Seconds since the last access (OBJECT IDLETIME, LRU policies).
     pub fn idle_secs(&self, access: u32) -> u64 {
-        secs_now().saturating_sub(access) as u64
+        self.idle_secs_at(access, clock::unix_ms())
+    }
+
+    /// The same at unix time `ms`.
+    pub fn idle_secs_at(&self, access: u32, ms: u64) -> u64 {
+        secs(ms).saturating_sub(access) as u64
     }
 }
 
@@ -135,12 +149,12 @@ fn log_incr(counter: u8, log_factor: u32) -> u8 {
     }
 }
 
-fn minutes_now() -> u32 {
-    ((clock::unix_ms() / 60_000) & 0xffff) as u32
+fn ticks(ms: u64) -> u32 {
+    ((ms / TICK_MS) % TICKS as u64) as u32
 }
 
-fn secs_now() -> u32 {
-    (clock::unix_ms() / 1000) as u32
+fn secs(ms: u64) -> u32 {
+    (ms / 1000) as u32
 }
 
 #[cfg(test)]
@@ -164,6 +178,25 @@ mod tests {
         // Redis's table for lfu-log-factor 10: 1K hits → about 18.
         let mean = total / keys;
         assert!((14..=22).contains(&mean), "mean counter {mean}");
+    }
+
+    #[test]
+    fn lfu_lru_keeps_the_counter_under_a_fine_clock() {
+        let policy = AccessPolicy::new(true, 10, 1);
+        policy.update(Policy::AllKeysLfuLru, 10, 1);
+        let mut access = policy.fresh();
+        assert_eq!(policy.decayed_counter(access), LFU_INIT_VAL);
+        assert!(policy.idle_ticks_at(access, clock::unix_ms()) <= 1);
+        // The first hit always counts (Redis's LFULogIncr at the initial value).
+        policy.touch(&mut access);
+        assert_eq!(policy.decayed_counter(access), LFU_INIT_VAL + 1);
+        // Idle 3 minutes 1 tick ago: decays by 3 (lfu-decay-time 1), and
+        // the idle time reads back.
+        let three_min = (3 * 60_000 / TICK_MS) as u32;
+        let ms = clock::unix_ms();
+        let old = (ticks(ms).wrapping_sub(three_min) % TICKS) << 8 | 20;
+        assert_eq!(policy.decayed_counter_at(old, ms), 17);
+        assert_eq!(policy.idle_ticks_at(old, ms), three_min);
     }
 
     #[test]

@@ -10,8 +10,12 @@
 //! less a headroom for what writes add while the memory sample is stale
 //! (see `perform`).
 //!
-//! `allkeys-tinylfu` evicts as `allkeys-lfu`, and each eviction sets the
-//! admission bar new keys must pass (see `sketch.rs`).
+//! `allkeys-lfu-lru` scores a key by its LFU counter first and its idle
+//! time second. Under Redis's `allkeys-lfu` most keys share a handful of
+//! counter values (5 for keys not read since stored, 6 for keys read once
+//! or a few times), and the pool picks among them at random; ordering them
+//! by idle time evicts first the new keys that were never read again and
+//! the keys whose popularity has passed.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
@@ -45,16 +49,6 @@ const INITIAL_HEADROOM: u64 = 32;
 const FRESH: Duration = Duration::from_millis(1);
 /// Values with more elements are freed off-thread (Redis's LAZYFREE_THRESHOLD).
 const LAZYFREE_THRESHOLD: usize = 64;
-/// `allkeys-tinylfu`'s LFU clock ticks once per this many reads per key
-/// held, so counters fade as fast as the cache turns over (see `age`).
-const READS_PER_KEY_PERIOD: u64 = 2;
-/// Reads per period at the least, so a near-empty cache does not age at
-/// every eviction.
-const MIN_PERIOD: u64 = 10_000;
-/// The admission bar holds this long after the eviction that set it: while
-/// evictions keep coming, memory is full and a new key displaces another.
-/// Once they stop (keys deleted, limit raised), new keys are let in again.
-const BAR_TTL_MS: u64 = 100;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -69,6 +63,9 @@ pub enum Outcome {
 struct Candidate {
     score: u64,
     slot: u16,
+    /// Where the key's bytes were when sampled: a key sampled again is
+    /// found by address before its bytes are compared.
+    at: usize,
     key: Box<[u8]>,
 }
 
@@ -86,9 +83,6 @@ struct Pool {
     refreshed: Option<Instant>,
     /// `maxmemory`, and whether the policy evicts, as last set.
     limit: (u64, bool),
-    /// `allkeys-tinylfu`'s clock period: reads (hits and misses) when it
-    /// began, and how many it lasts.
-    period: (u64, u64),
 }
 
 pub struct Evictor {
@@ -98,10 +92,6 @@ pub struct Evictor {
     /// Bytes below `maxmemory` where writes start evicting (see `perform`).
     headroom: AtomicU64,
     background: OnceLock<Thread>,
-    /// `allkeys-tinylfu`'s admission bar: the frequency a new key needs (the
-    /// last evicted key's plus one) in the low byte, above it the unix ms
-    /// when it was set; 0 when none.
-    bar: AtomicU64,
 }
 
 impl Default for Evictor {
@@ -114,11 +104,9 @@ impl Default for Evictor {
                 unfinished: false,
                 refreshed: None,
                 limit: (0, false),
-                period: (0, 0),
             }),
             headroom: AtomicU64::new(0),
             background: OnceLock::new(),
-            bar: AtomicU64::new(0),
         }
     }
 }
@@ -127,21 +115,6 @@ impl Evictor {
     /// Writes evict once memory is within this many bytes of the limit.
     pub fn headroom(&self) -> u64 {
         self.headroom.load(Relaxed)
-    }
-
-    /// The frequency a new key must reach to be stored at `now` (unix ms),
-    /// or None while nothing was evicted lately.
-    #[inline]
-    pub fn admission_bar(&self, now: u64) -> Option<u8> {
-        let bar = self.bar.load(Relaxed);
-        (bar != 0 && now.saturating_sub(bar >> 8) <= BAR_TTL_MS).then_some(bar as u8)
-    }
-
-    /// A key read `reads` times lately was just evicted: a new key must
-    /// have been read more often.
-    fn raise_bar(&self, reads: u8) {
-        self.bar
-            .store(clock::unix_ms() << 8 | (reads as u64 + 1), Relaxed);
     }
 
     /// Called on every settings change. When the limit or policy changed:
@@ -153,7 +126,6 @@ impl Evictor {
             return;
         }
         pool.limit = (max, evicting);
-        self.bar.store(0, Relaxed);
         pool.settled = None;
         pool.unfinished = false;
         drop(pool);
@@ -226,13 +198,17 @@ pub fn perform(server: &Server) -> Outcome {
         };
     }
     let db = &server.db;
-    let mut pool = evictor.pool.lock();
+    let mut pool = match evictor.pool.try_lock() {
+        Some(pool) => pool,
+        // Another writer or the background thread is evicting: while memory
+        // is not over the limit itself (eviction starts below it), this
+        // write need not wait for that.
+        None if server.memory.used() <= max => return Outcome::Running,
+        None => evictor.pool.lock(),
+    };
     if pool.policy != policy {
         pool.policy = policy;
         pool.candidates.clear();
-    }
-    if policy == Policy::AllKeysTinyLfu {
-        age(server, &mut pool);
     }
     let started = Instant::now();
     // The periodic sample may be a few ms old; an evictor that just re-read
@@ -298,26 +274,6 @@ fn headroom(pool: &Pool, before: u64, used: u64, now: Instant, max: u64) -> u64 
     fresh.max(before - before / 4).min(max / 8)
 }
 
-/// Ticks `allkeys-tinylfu`'s LFU clock once per READS_PER_KEY_PERIOD reads
-/// per key held: Redis decays counters by idle minutes, which a hot set
-/// that moves within a minute outlives. Counting keys locks every slot in
-/// turn, so it is done once per period.
-fn age(server: &Server, pool: &mut Pool) {
-    let stats = &server.stats;
-    let reads = stats.keyspace_hits.load(Relaxed) + stats.keyspace_misses.load(Relaxed);
-    let (start, length) = pool.period;
-    // Fewer reads than at the start: CONFIG RESETSTAT; start over from here.
-    let reset = reads < start;
-    if !reset && reads - start < length {
-        return;
-    }
-    if !reset && length != 0 {
-        server.db.access.next_period();
-    }
-    let keys = server.db.key_count().0 as u64;
-    pool.period = (reads, (keys * READS_PER_KEY_PERIOD).max(MIN_PERIOD));
-}
-
 fn refresh(server: &Server, pool: &mut Pool) -> u64 {
     pool.refreshed = Some(Instant::now());
     server.memory.refresh()
@@ -346,8 +302,9 @@ fn evict_one(db: &Db, pool: &mut Pool, samples: usize) -> Option<usize> {
     }
     loop {
         let candidates = &mut pool.candidates;
+        let ms = clock::unix_ms();
         if sample(db, volatile, samples, |slot, e| {
-            offer(candidates, score(db, policy, e), slot, e.key())
+            offer(candidates, score(db, policy, e, ms), slot, e.key())
         }) == 0
         {
             return None;
@@ -369,11 +326,18 @@ fn volatile_only(policy: Policy) -> bool {
 }
 
 /// Higher is evicted sooner (Redis's `idle` in evictionPoolPopulate).
-fn score(db: &Db, policy: Policy, e: &Entry) -> u64 {
+/// `ms` is the unix time, read once per sample.
+fn score(db: &Db, policy: Policy, e: &Entry, ms: u64) -> u64 {
+    let access = &db.access;
     match policy {
-        Policy::AllKeysLru | Policy::VolatileLru => db.access.idle_secs(e.access()),
-        Policy::AllKeysLfu | Policy::VolatileLfu | Policy::AllKeysTinyLfu => {
-            255 - db.access.decayed_counter(e.access()) as u64
+        Policy::AllKeysLru | Policy::VolatileLru => access.idle_secs_at(e.access(), ms),
+        Policy::AllKeysLfu | Policy::VolatileLfu => {
+            255 - access.decayed_counter_at(e.access(), ms) as u64
+        }
+        // Counter first, then idle time (which needs 24 bits).
+        Policy::AllKeysLfuLru => {
+            let counter = access.decayed_counter_at(e.access(), ms) as u64;
+            (255 - counter) << 24 | access.idle_ticks_at(e.access(), ms) as u64
         }
         // Soonest expiry first.
         Policy::VolatileTtl => u64::MAX - e.expire_at().unwrap_or(u64::MAX),
@@ -384,7 +348,13 @@ fn score(db: &Db, policy: Policy, e: &Entry) -> u64 {
 /// Adds a sampled key to the pool if it beats the worst candidate or there
 /// is room; a key already pooled just gets its new score.
 fn offer(pool: &mut Vec<Candidate>, score: u64, slot: u16, key: &[u8]) {
-    if let Some(i) = pool.iter().position(|c| c.slot == slot && *c.key == *key) {
+    // A key rewritten since (moved) may be pooled twice: evicting the
+    // second copy then finds nothing, and the pool moves on.
+    let at = key.as_ptr() as usize;
+    if let Some(i) = pool
+        .iter()
+        .position(|c| c.at == at && c.slot == slot && *c.key == *key)
+    {
         pool.remove(i);
     } else if pool.len() == POOL_SIZE {
         if score <= pool[0].score {
@@ -392,12 +362,13 @@ fn offer(pool: &mut Vec<Candidate>, score: u64, slot: u16, key: &[u8]) {
         }
         pool.remove(0);
     }
-    let at = pool.partition_point(|c| c.score < score);
+    let rank = pool.partition_point(|c| c.score < score);
     pool.insert(
-        at,
+        rank,
         Candidate {
             score,
             slot,
+            at,
             key: key.into(),
         },
     );
@@ -444,9 +415,8 @@ fn sample(db: &Db, volatile: bool, count: usize, mut visit: impl FnMut(u16, &Ent
 /// Evicts one key if it still qualifies; returns the bytes it held.
 fn remove(db: &Db, volatile: bool, slot: u16, key: &[u8]) -> Option<usize> {
     let hash = db.hash(key);
-    let (entry, reads) = {
+    let entry = {
         let mut slot = db.slots[slot as usize].lock();
-        let reads = slot.sketch.estimate(hash, db.access.period());
         let found = slot.table.find_entry(hash, |e| e.key() == key).ok()?;
         let has_ttl = found.get().expire_at().is_some();
         if volatile && !has_ttl {
@@ -455,19 +425,19 @@ fn remove(db: &Db, volatile: bool, slot: u16, key: &[u8]) -> Option<usize> {
         let (entry, _) = found.remove();
         slot.volatile -= has_ttl as usize;
         // A table never shrinks by itself, so churn ratchets it up: each
-        // slot's key count peaks now and then and the table keeps the room
-        // (under eviction, half the memory went to empty buckets). Give it
-        // back once under half is used, as Redis resizes sparse dicts.
+        // slot's key count peaks now and then and the table keeps the room.
+        // Give it back once the keys fit in half the buckets with room for
+        // one more (so a slot going back and forth over the line does not
+        // resize each time): slots hold ~10 keys, and waiting for fewer
+        // kept many at twice the size (bench/hitrate at 32mb: 165k keys
+        // held instead of 173k).
         let len = slot.table.len();
-        if slot.table.capacity() > 2 * len + 4 {
+        if slot.table.capacity() > 2 * len + 1 {
             slot.table.shrink_to(len, |e| db.hash(e.key()));
         }
         slot.watchers.touch(key);
-        (entry, reads)
+        entry
     };
-    if db.access.counts_reads() {
-        db.evictor.raise_bar(reads);
-    }
     db.evicted_keys.fetch_add(1, Relaxed);
     let bytes = entry.memory_usage();
     if entry.object().is_some_and(|o| o.len() > LAZYFREE_THRESHOLD) {
@@ -499,17 +469,18 @@ mod tests {
             unfinished: false,
             refreshed: None,
             limit: (0, false),
-            period: (0, 0),
         }
     }
 
     #[test]
     fn pool_keeps_the_best_sorted_and_unique() {
         let mut p = Vec::new();
-        for (i, score) in [5u64, 1, 9, 3, 9, 7].into_iter().enumerate() {
-            offer(&mut p, score, 0, format!("k{i}").as_bytes());
+        // Keys are told apart by where they are, as entries in a table.
+        let keys: Vec<String> = (0..6).map(|i| format!("k{i}")).collect();
+        for (key, score) in keys.iter().zip([5u64, 1, 9, 3, 9, 7]) {
+            offer(&mut p, score, 0, key.as_bytes());
         }
-        offer(&mut p, 2, 0, b"k2");
+        offer(&mut p, 2, 0, keys[2].as_bytes());
         let scores: Vec<u64> = p.iter().map(|c| c.score).collect();
         assert_eq!(scores, [1, 2, 3, 5, 7, 9]);
         for i in 0..20u64 {
@@ -576,43 +547,48 @@ mod tests {
     }
 
     #[test]
-    fn tinylfu_evicts_the_least_read_and_bars_colder_keys() {
-        let db = db_with(20, 0);
-        db.access.update(Policy::AllKeysTinyLfu, 10, 1);
+    fn lfu_lru_evicts_the_least_read_then_the_longest_idle() {
+        let db = db_with(0, 0);
+        db.access.update(Policy::AllKeysLfuLru, 10, 1);
         let key = |i: usize| format!("key:{i}");
-        for i in 0..10 {
-            for _ in 0..3 {
-                db.lock([key(i)], 0).get(key(i).as_bytes());
-            }
+        // Keys 0..20 stored a tick apart, so each is idle longer than the next.
+        for i in 0..20 {
+            db.lock([key(i)], 0)
+                .set_string(key(i).as_bytes(), b"v", None);
+            std::thread::sleep(Duration::from_millis(10));
         }
-        // 64 samples see all 20 keys: the order is exact.
-        let mut p = pool(Policy::AllKeysTinyLfu);
+        // The oldest five are read once: their counter passes the others'.
+        for i in 0..5 {
+            assert!(db.lock([key(i)], 0).get(key(i).as_bytes()).is_some());
+        }
+        // 64 samples see all 20 keys: the order is exact. Under allkeys-lfu
+        // the unread keys tie and go in any order; here the oldest go first.
+        let mut p = pool(Policy::AllKeysLfuLru);
         for _ in 0..10 {
             evict_one(&db, &mut p, 64).unwrap();
         }
         for i in 0..20 {
             let k = key(i);
-            assert_eq!(db.lock([&k], 0).exists(k.as_bytes()), i < 10, "{k}");
+            let kept = i < 5 || i >= 15;
+            assert_eq!(db.lock([&k], 0).exists(k.as_bytes()), kept, "{k}");
         }
-        let now = clock::unix_ms();
-        assert_eq!(
-            db.evictor.admission_bar(now),
-            Some(1),
-            "last evicted: 0 reads"
-        );
-        let mut l = db.lock([b"new"], now);
-        l.set_string(b"new", b"v", None);
-        assert!(!l.exists(b"new"), "a key never read is not admitted");
-        assert!(l.get(b"new").is_none());
-        l.set_string(b"new", b"v", None);
-        assert!(l.exists(b"new"), "read once, it beats the last victim");
-        drop(l);
-        assert_eq!(
-            db.evicted_keys.load(Relaxed),
-            11,
-            "the refused write counts"
-        );
-        assert_eq!(db.evictor.admission_bar(now + BAR_TTL_MS + 1), None);
+    }
+
+    #[test]
+    fn eviction_gives_back_table_room_once_half_would_do() {
+        let db = db_with(0, 0);
+        // One slot (hash tag), grown to 32 buckets by 15 keys.
+        let keys: Vec<String> = (0..15).map(|i| format!("{{t}}{i}")).collect();
+        for k in &keys {
+            db.lock([k], 0).set_string(k.as_bytes(), b"v", None);
+        }
+        let slot = slotcache_cluster::key_slot(b"{t}");
+        let capacity = || db.lock_slot(slot as usize).table.capacity();
+        assert_eq!(capacity(), 28);
+        remove(&db, false, slot, keys[0].as_bytes()).unwrap();
+        assert_eq!(capacity(), 28, "14 keys would fill 16 buckets");
+        remove(&db, false, slot, keys[1].as_bytes()).unwrap();
+        assert_eq!(capacity(), 14, "13 keys fit in 16 buckets");
     }
 
     #[test]

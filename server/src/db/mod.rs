@@ -14,7 +14,6 @@ pub mod access;
 pub mod entry;
 pub mod evict;
 pub mod object;
-pub mod sketch;
 pub mod watch;
 
 use std::cell::RefCell;
@@ -40,8 +39,6 @@ pub struct Slot {
     table: HashTable<Entry>,
     /// Keys in this slot that carry an expiry.
     volatile: usize,
-    /// How often keys of this slot were read (`allkeys-tinylfu`).
-    sketch: sketch::Sketch,
     /// Clients WATCHing keys of this slot.
     watchers: watch::Watchers,
 }
@@ -57,6 +54,9 @@ impl Slot {
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.table.iter()
+    }
+}
+
 /// A slot's lock and table header, alone on one cache line: a command
 /// touches one line to lock its slot and find its table, and the next
 /// command's line can be fetched ahead (`Db::prefetch`).
@@ -71,21 +71,18 @@ impl Deref for SlotLock {
     }
 }
 
-    }
-}
-
 pub struct Db {
     slots: Box<[SlotLock]>,
     hasher: DefaultHashBuilder,
     pub access: AccessPolicy,
     /// Held for reading by every batch of ordinary commands, for writing by
+    /// whatever must run with no other command in between (EXEC, scripts).
+    pub exclusive: RwLock<()>,
     /// A batch holds `exclusive` alone (commands::Alone).
     pub alone_held: AtomicBool,
     /// Told when a batch lets go of `exclusive` held alone, or a script
     /// starts or ends: what waiting connections wait for.
     pub exclusive_changed: tokio::sync::Notify,
-    /// whatever must run with no other command in between (EXEC, scripts).
-    pub exclusive: RwLock<()>,
     pub expired_keys: AtomicU64,
     pub evicted_keys: AtomicU64,
     pub evictor: evict::Evictor,
@@ -98,10 +95,10 @@ impl Db {
         Db {
             slots: (0..SLOT_COUNT).map(|_| SlotLock::default()).collect(),
             hasher: DefaultHashBuilder::default(),
-            alone_held: AtomicBool::new(false),
-            exclusive_changed: tokio::sync::Notify::new(),
             access,
             exclusive: RwLock::new(()),
+            alone_held: AtomicBool::new(false),
+            exclusive_changed: tokio::sync::Notify::new(),
             expired_keys: AtomicU64::new(0),
             evicted_keys: AtomicU64::new(0),
             evictor: evict::Evictor::default(),
@@ -132,6 +129,9 @@ impl Db {
             hits: 0,
             misses: 0,
             read_only: false,
+        }
+    }
+
     /// Starts fetching the cache line of `key`'s slot, for a command about
     /// to run: pipelined commands then overlap their misses.
     #[inline]
@@ -144,9 +144,6 @@ impl Db {
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = line;
-    }
-
-        }
     }
 
     /// Locks one slot by number (for per-slot walks: SCAN, KEYS, expiry).
@@ -338,7 +335,6 @@ impl<'a> Locked<'a> {
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.handed_for_write(key);
         let db = self.db;
-        self.record_read(key);
         match live(db, &mut self.guards, self.now, key) {
             Some(entry) => {
                 self.hits += 1;
@@ -365,12 +361,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Stores `value` as a string under `key`, replacing whatever was there.
-    /// Under `allkeys-tinylfu` a new key may be refused when memory is full
-    /// (see `sketch.rs`).
     pub fn set_string(&mut self, key: &[u8], value: &[u8], expire_at: Option<u64>) {
-        if !self.admits(key) {
-            return;
-        }
         let access = self.db.access.fresh();
         self.insert(Entry::new_string(key, value, expire_at, access));
     }
@@ -513,6 +504,11 @@ fn live<'g>(db: &Db, guards: &'g mut Guards<'_>, now: u64, key: &[u8]) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<SlotLock>(), 64);
+    }
 
     fn db() -> Db {
         Db::new(AccessPolicy::new(true, 10, 1))
