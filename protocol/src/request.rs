@@ -465,7 +465,10 @@ mod tests {
 
     #[test]
     fn peeks_the_first_key_of_a_complete_enough_request() {
-        assert_eq!(peek_first_key(b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n"), Some(&b"foo"[..]));
+        assert_eq!(
+            peek_first_key(b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n"),
+            Some(&b"foo"[..])
+        );
         // The rest of the request need not have arrived.
         assert_eq!(
             peek_first_key(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva"),

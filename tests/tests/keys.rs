@@ -450,8 +450,10 @@ fn active_expiry_removes_keys_nobody_reads() {
     // A few expiring among many long TTLs: the cycle's small chunks reach them.
     fill(&mut con, "long", 50_000, Some(3_600_000));
     fill(&mut con, "few", 1_000, Some(100));
-    wait_until(Duration::from_secs(15), "the few short-lived keys gone", || {
-        q::<u64>(&mut con, &["DBSIZE"]) == 55_000
-    });
+    wait_until(
+        Duration::from_secs(15),
+        "the few short-lived keys gone",
+        || q::<u64>(&mut con, &["DBSIZE"]) == 55_000,
+    );
     assert_eq!(info_stat(&mut con, "expired_keys"), 21_000);
 }

@@ -172,7 +172,10 @@ impl Db {
             keys.into_iter().map(|k| key_slot(k.as_ref())).collect();
         slots.sort_unstable();
         slots.dedup();
-        let guards = slots.iter().map(|&s| self.slots[s as usize].lock()).collect();
+        let guards = slots
+            .iter()
+            .map(|&s| self.slots[s as usize].lock())
+            .collect();
         HELD.with_borrow_mut(|held| {
             debug_assert!(held.is_empty(), "transactions do not nest");
             held.extend_from_slice(&slots);
