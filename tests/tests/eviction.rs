@@ -246,6 +246,40 @@ fn oom_when_nothing_can_be_evicted() {
     }
 }
 
+/// FLUSHALL frees its keys on a background thread; until it is done that
+/// memory still counts. A write under a limit meanwhile is not refused for
+/// it (as Redis's eviction waits for its lazyfree jobs), and the memory
+/// does come down.
+#[test]
+fn writes_right_after_flushall_are_not_refused_for_memory_being_freed() {
+    let node = start("allkeys-lru", "0");
+    let mut con = node.client();
+    let baseline = info_field(&mut con, "memory", "used_memory");
+    for chunk in 0..60 {
+        let mut pipe = redis::pipe();
+        for i in 0..5_000 {
+            pipe.cmd("SET").arg(format!("k:{chunk}:{i}")).arg(i).ignore();
+        }
+        pipe.query::<()>(&mut con).unwrap();
+    }
+    let limit = baseline + 4 * 1024 * 1024;
+    assert!(info_field(&mut con, "memory", "used_memory") > limit + 8 * 1024 * 1024);
+    let mut pipe = redis::pipe();
+    pipe.cmd("FLUSHALL")
+        .cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(limit)
+        .cmd("SET")
+        .arg("after")
+        .arg("flush");
+    let replies: Vec<redis::Value> = pipe.query(&mut con).unwrap();
+    assert_eq!(replies[2], redis::Value::Okay, "{replies:?}");
+    wait_until(Duration::from_secs(10), "the flushed keys' memory freed", || {
+        info_field(&mut con, "memory", "used_memory") <= limit
+    });
+}
+
 #[test]
 fn lowering_maxmemory_evicts_down_to_it() {
     let node = start("allkeys-lru", "0");

@@ -235,11 +235,7 @@ pub fn perform(server: &Server) -> Outcome {
             let Some(bytes) = evict_one(db, &mut pool, samples) else {
                 // Nothing to make room with: only the limit itself counts.
                 evictor.headroom.store(0, Relaxed);
-                return if refresh(server, &mut pool) > max {
-                    Outcome::Fail
-                } else {
-                    Outcome::Ok
-                };
+                return wait_for_lazyfree(server, &mut pool, max);
             };
             freed += bytes;
             evicted += 1;
@@ -272,6 +268,26 @@ fn headroom(pool: &Pool, before: u64, used: u64, now: Instant, max: u64) -> u64 
     let grown = used.saturating_sub(then) as f64;
     let fresh = (grown * SAMPLE_LAG.as_secs_f64() / elapsed.as_secs_f64()) as u64;
     fresh.max(before - before / 4).min(max / 8)
+}
+
+/// No key left to evict while over `max`. Values still being freed off
+/// thread (FLUSHALL, big deletions) count in `used_memory` until they are:
+/// as Redis's cant_free, wait a little for them; while some remain, let
+/// the write through rather than refuse it for memory that is garbage.
+fn wait_for_lazyfree(server: &Server, pool: &mut Pool, max: u64) -> Outcome {
+    let started = Instant::now();
+    loop {
+        if refresh(server, pool) <= max {
+            return Outcome::Ok;
+        }
+        if !super::lazyfree_pending() {
+            return Outcome::Fail;
+        }
+        if started.elapsed() >= TIME_LIMIT {
+            return Outcome::Running;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
 }
 
 fn refresh(server: &Server, pool: &mut Pool) -> u64 {

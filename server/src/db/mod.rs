@@ -282,12 +282,29 @@ pub fn drop_in_background<T: Send + 'static>(value: T) {
         let (tx, rx) = mpsc::channel::<Garbage>();
         std::thread::Builder::new()
             .name("lazyfree".into())
-            .spawn(move || rx.into_iter().for_each(drop))
+            .spawn(move || {
+                for garbage in rx {
+                    drop(garbage);
+                    LAZYFREE_PENDING.fetch_sub(1, Relaxed);
+                }
+            })
             .expect("spawn lazyfree thread");
         tx
     });
+    LAZYFREE_PENDING.fetch_add(1, Relaxed);
     // If the thread is gone the value comes back and is dropped here.
-    let _ = sender.send(Box::new(value));
+    if sender.send(Box::new(value)).is_err() {
+        LAZYFREE_PENDING.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Values handed to the lazyfree thread and not yet freed.
+static LAZYFREE_PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Whether memory is still being given back off-thread: `used_memory`
+/// counts it until then (eviction waits for it rather than refuse writes).
+pub fn lazyfree_pending() -> bool {
+    LAZYFREE_PENDING.load(Relaxed) > 0
 }
 
 /// The slots of one command's keys, locked.
