@@ -282,6 +282,8 @@ fn run_batch(
     let Some(mut hold) = server.scripts.admit(&server.db, waited) else {
         return Next::Wait;
     };
+    // Dropped before `hold`: a slot lock kept for a next command goes first.
+    let _end = crate::db::BatchEnd;
     if client.blocked.is_some() {
         blocking::retry(server, client, output, stats, &mut hold);
         if client.blocked.is_some() {
@@ -293,11 +295,9 @@ fn run_batch(
         limits.unauthenticated = !client.authenticated;
         match parser.parse(input, &limits) {
             Ok(Some(parsed)) => {
-                // The next pipelined command's slot is fetched while this
-                // one runs, so their cache misses overlap.
-                if let Some(key) = peek_first_key(&input[parsed.consumed..]) {
-                    server.db.prefetch(key);
-                }
+                server
+                    .db
+                    .next_in_batch(peek_first_key(&input[parsed.consumed..]));
                 let argv = parser.argv(input, &parsed);
                 if !commands::execute(server, client, output, argv, stats, &mut hold) {
                     // Left in the input: it runs once `exclusive` is free.

@@ -194,7 +194,9 @@ impl<'a> Hold<'a> {
     fn switch(&mut self, db: &'a Db, alone: bool) -> bool {
         match (std::mem::replace(self, Hold::Waiting), alone) {
             (Hold::Shared(shared), true) => {
-                // Let go first: two batches upgrading at once would deadlock.
+                // Let go first: two batches upgrading at once would deadlock;
+                // so would one keeping a slot lock while waiting for this.
+                crate::db::release_kept();
                 drop(shared);
                 loop {
                     if let Some(guard) = db.exclusive.try_write() {

@@ -180,6 +180,8 @@ pub fn perform(server: &Server) -> Outcome {
     if max == 0 {
         return Outcome::Ok;
     }
+    // It may wait for the pool, whose holder may wait for any slot.
+    super::release_kept();
     let (policy, samples) = {
         let c = server.config.read();
         (
@@ -401,7 +403,7 @@ fn sample(db: &Db, volatile: bool, count: usize, mut visit: impl FnMut(u16, &Ent
     let mut seen = 0;
     for i in 0..SLOT_COUNT {
         let at = (start + i) % SLOT_COUNT;
-        let slot = db.slots[at].lock();
+        let slot = db.lock_slot(at);
         let available = if volatile {
             slot.volatile
         } else {
@@ -432,7 +434,7 @@ fn sample(db: &Db, volatile: bool, count: usize, mut visit: impl FnMut(u16, &Ent
 fn remove(db: &Db, volatile: bool, slot: u16, key: &[u8]) -> Option<usize> {
     let hash = db.hash(key);
     let entry = {
-        let mut slot = db.slots[slot as usize].lock();
+        let mut slot = db.lock_slot(slot as usize);
         let found = slot.table.find_entry(hash, |e| e.key() == key).ok()?;
         let has_ttl = found.get().expire_at().is_some();
         if volatile && !has_ttl {

@@ -16,7 +16,7 @@ pub mod evict;
 pub mod object;
 pub mod watch;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::hash::BuildHasher;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
@@ -132,11 +132,21 @@ impl Db {
         }
     }
 
-    /// Starts fetching the cache line of `key`'s slot, for a command about
-    /// to run: pipelined commands then overlap their misses.
+    /// Told, before each command of a pipelined batch, the first key of the
+    /// command after it (None: there is none). Its slot's cache line is
+    /// fetched now, so the misses of consecutive commands overlap; and if
+    /// the current command locks only that same slot, its lock is kept for
+    /// the next one instead of released (`Locked`'s drop): a batch on one
+    /// hot key then takes its lock once, where two threads handing it back
+    /// and forth per command spent more than the commands.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) {
-        let line = &self.slots[key_slot(key) as usize] as *const SlotLock;
+    pub fn next_in_batch(&self, key: Option<&[u8]>) {
+        let slot = key.map(key_slot);
+        NEXT.set(slot);
+        let Some(slot) = slot else {
+            return;
+        };
+        let line = &self.slots[slot as usize] as *const SlotLock;
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a prefetch only hints the cache; any address is allowed.
         unsafe {
@@ -151,23 +161,34 @@ impl Db {
         self.guard(slot as u16)
     }
 
-    /// A slot's lock: the one this thread's EXEC holds, or its own.
+    /// A slot's lock: the one this thread's EXEC holds, the one kept for
+    /// this command by the one before, or its own. A kept lock of another
+    /// slot is let go first: nothing waits for a lock while keeping one.
     #[inline]
     fn guard(&self, slot: u16) -> SlotGuard<'_> {
         let mutex = &self.slots[slot as usize];
         if HELD.with_borrow(|held| !held.is_empty() && held.contains(&slot)) {
             // SAFETY: this thread locked it in `hold`, and that `Held` lives
             // until the transaction's last command is done with this guard.
-            SlotGuard::Held(ManuallyDrop::new(unsafe { mutex.make_guard_unchecked() }))
-        } else {
-            SlotGuard::Own(mutex.lock())
+            return SlotGuard::Held(ManuallyDrop::new(unsafe { mutex.make_guard_unchecked() }));
         }
+        if let Some(kept) = KEPT.get() {
+            if kept == (self as *const Db, slot) {
+                KEPT.set(None);
+                // SAFETY: locked by this thread, its guard forgotten by the
+                // previous command's `Locked` when it kept it.
+                return SlotGuard::Own(unsafe { mutex.make_guard_unchecked() });
+            }
+            release_kept();
+        }
+        SlotGuard::Own(mutex.lock())
     }
 
     /// Locks the slots of `keys` for a whole transaction. Until `Held`
     /// drops, a command on this thread locking one of them uses this lock
     /// instead of waiting for it. Like `lock`, in slot order, all at once.
     pub fn hold<K: AsRef<[u8]>>(&self, keys: impl IntoIterator<Item = K>) -> Held<'_> {
+        release_kept();
         let mut slots: SmallVec<[u16; 8]> =
             keys.into_iter().map(|k| key_slot(k.as_ref())).collect();
         slots.sort_unstable();
@@ -184,8 +205,8 @@ impl Db {
     }
 
     pub fn key_count(&self) -> (usize, usize) {
-        self.slots.iter().fold((0, 0), |(keys, vol), s| {
-            let s = s.lock();
+        (0..SLOT_COUNT as u16).fold((0, 0), |(keys, vol), i| {
+            let s = self.guard(i);
             (keys + s.len(), vol + s.volatile)
         })
     }
@@ -201,7 +222,7 @@ impl Db {
         let mut removed = 0;
         let mut old_slots = Vec::new();
         for i in slots {
-            let mut slot = self.slots[i].lock();
+            let mut slot = self.guard(i as u16);
             if slot.len() > 0 {
                 removed += slot.len();
                 let Slot {
@@ -231,7 +252,7 @@ impl Db {
                 break;
             }
             let at = self.sweep_cursor.fetch_add(1, Relaxed) as usize % SLOT_COUNT;
-            let mut slot = self.slots[at].lock();
+            let mut slot = self.guard(at as u16);
             let slot = &mut *slot;
             if slot.volatile == 0 {
                 continue;
@@ -261,7 +282,7 @@ impl Db {
         let mut rng = rand::thread_rng();
         let start = rng.gen_range(0..SLOT_COUNT);
         for i in 0..SLOT_COUNT {
-            let slot = self.slots[(start + i) % SLOT_COUNT].lock();
+            let slot = self.guard(((start + i) % SLOT_COUNT) as u16);
             let live: Vec<&Entry> = slot.table.iter().filter(|e| !e.is_expired(now)).collect();
             if !live.is_empty() {
                 return Some(live[rng.gen_range(0..live.len())].key().to_vec());
@@ -449,6 +470,48 @@ type Guards<'a> = SmallVec<[(u16, SlotGuard<'a>); 1]>;
 thread_local! {
     /// Slots this thread's running EXEC holds (`Db::hold`); usually none.
     static HELD: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
+    /// The slot the batch on this thread names next (`Db::next_in_batch`).
+    static NEXT: Cell<Option<u16>> = const { Cell::new(None) };
+    /// A slot lock kept locked for the batch's next command.
+    static KEPT: Cell<Option<(*const Db, u16)>> = const { Cell::new(None) };
+}
+
+/// Lets go of the slot lock kept for the next command, if any: at the end
+/// of a batch, and before this thread may wait for another lock.
+pub fn release_kept() {
+    if let Some((db, slot)) = KEPT.take() {
+        // SAFETY: the Db outlives its batches, and this thread locked the
+        // slot and forgot its guard (`Locked`'s drop).
+        unsafe { (*db).slots[slot as usize].force_unlock() };
+    }
+}
+
+/// Ends a batch: no next command, no kept lock (also when unwinding).
+pub struct BatchEnd;
+
+impl Drop for BatchEnd {
+    fn drop(&mut self) {
+        NEXT.set(None);
+        release_kept();
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // Only a command's own lock of one slot, and only for the batch's
+        // next command on that slot.
+        let [(slot, SlotGuard::Own(_))] = self.guards.as_slice() else {
+            return;
+        };
+        if NEXT.get() != Some(*slot) || KEPT.get().is_some() {
+            return;
+        }
+        let slot = *slot;
+        if let Some((_, SlotGuard::Own(guard))) = self.guards.pop() {
+            std::mem::forget(guard);
+            KEPT.set(Some((self.db as *const Db, slot)));
+        }
+    }
 }
 
 /// The slots an EXEC holds; released, and forgotten by `HELD`, on drop.
