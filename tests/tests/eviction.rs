@@ -258,7 +258,10 @@ fn writes_right_after_flushall_are_not_refused_for_memory_being_freed() {
     for chunk in 0..60 {
         let mut pipe = redis::pipe();
         for i in 0..5_000 {
-            pipe.cmd("SET").arg(format!("k:{chunk}:{i}")).arg(i).ignore();
+            pipe.cmd("SET")
+                .arg(format!("k:{chunk}:{i}"))
+                .arg(i)
+                .ignore();
         }
         pipe.query::<()>(&mut con).unwrap();
     }
@@ -275,9 +278,11 @@ fn writes_right_after_flushall_are_not_refused_for_memory_being_freed() {
         .arg("flush");
     let replies: Vec<redis::Value> = pipe.query(&mut con).unwrap();
     assert_eq!(replies[2], redis::Value::Okay, "{replies:?}");
-    wait_until(Duration::from_secs(10), "the flushed keys' memory freed", || {
-        info_field(&mut con, "memory", "used_memory") <= limit
-    });
+    wait_until(
+        Duration::from_secs(10),
+        "the flushed keys' memory freed",
+        || info_field(&mut con, "memory", "used_memory") <= limit,
+    );
 }
 
 #[test]
