@@ -323,7 +323,7 @@ mod tests {
             assert!(spec.arity != 0, "{} has arity 0", spec.name);
             if let KeySpec::Range { first, .. } = spec.keys {
                 assert!(
-                    first >= 1 && (first as i32) < spec.arity.abs().max(2),
+                    first >= 1 && first < spec.arity.abs().max(2),
                     "{}",
                     spec.name
                 );

@@ -249,7 +249,7 @@ fn parse_loglevel(v: &str) -> Result<String, String> {
 
 fn parse_output_limits(v: &str) -> Result<String, String> {
     let words: Vec<&str> = v.split_whitespace().collect();
-    if words.is_empty() || words.len() % 4 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut merged = Config::default().client_output_buffer_limit;

@@ -218,7 +218,7 @@ fn zadd(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         i += 1;
     }
     let elements = argv.len() - i;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(SYNTAX);
     }
     if flags.nx && flags.xx {

@@ -587,7 +587,7 @@ mod tests {
         }
         for i in 0..20 {
             let k = key(i);
-            let kept = i < 5 || i >= 15;
+            let kept = !(5..15).contains(&i);
             assert_eq!(db.lock([&k], 0).exists(k.as_bytes()), kept, "{k}");
         }
     }

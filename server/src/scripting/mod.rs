@@ -234,6 +234,8 @@ struct Running<'s>(&'s Scripts);
 impl<'s> Running<'s> {
     fn start(scripts: &'s Scripts, env: &mut Env<'s>) -> Running<'s> {
         let db = &env.server.db;
+        // The cast erases the lifetime (clippy sees the same type).
+        #[allow(clippy::unnecessary_cast)]
         ENV.with(|e| e.set(env as *mut Env as *mut Env<'static>));
         scripts.run.running.store(true, SeqCst);
         db.exclusive_changed.notify_waiters();
