@@ -199,15 +199,13 @@ impl<'a> Hold<'a> {
                 crate::db::release_kept();
                 drop(shared);
                 loop {
-                    if let Some(guard) = db.exclusive.try_write() {
-                        *self = Hold::Alone(Alone::new(guard, db));
-                        return true;
-                    }
-                    if db.alone_held.load(SeqCst) {
-                        return false;
-                    }
-                    // Held shared: ordinary batches end soon.
-                    if let Some(guard) = db.exclusive.try_write_for(Duration::from_micros(100)) {
+                    let guard = match db.exclusive.try_write() {
+                        Some(guard) => Some(guard),
+                        None if db.alone_held.load(SeqCst) => return false,
+                        // Held shared: ordinary batches end soon.
+                        None => db.exclusive.try_write_for(Duration::from_micros(100)),
+                    };
+                    if let Some(guard) = guard {
                         *self = Hold::Alone(Alone::new(guard, db));
                         return true;
                     }
