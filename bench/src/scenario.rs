@@ -56,20 +56,40 @@ impl Scenario {
     }
 }
 
+/// A scenario of 64-byte values over `KEYSPACE`, with no memory limit,
+/// starting empty: what most are; the others change a field or two.
+fn scenario(name: String, workload: Vec<String>, pipeline: u32, requests: u64) -> Scenario {
+    Scenario {
+        name,
+        workload,
+        pipeline,
+        value_size: 64,
+        requests,
+        keyspace: KEYSPACE,
+        limit: None,
+        filled: false,
+    }
+}
+
+/// redis-benchmark's own test `test` (`-t test`).
+fn test(test: &str) -> Vec<String> {
+    vec!["-t".into(), test.into()]
+}
+
 pub fn all() -> Vec<Scenario> {
     let mut list = Vec::new();
-    for test in ["get", "set"] {
+    for t in ["get", "set"] {
         for (pipeline, requests) in [(1, 200_000), (16, 2_000_000)] {
             for (size, label) in [(64, "64"), (1024, "1k")] {
                 list.push(Scenario {
-                    name: format!("{test}-P{pipeline}-{label}"),
-                    workload: vec!["-t".into(), test.into()],
-                    pipeline,
                     value_size: size,
-                    requests,
-                    keyspace: KEYSPACE,
-                    limit: None,
                     filled: true,
+                    ..scenario(
+                        format!("{t}-P{pipeline}-{label}"),
+                        test(t),
+                        pipeline,
+                        requests,
+                    )
                 });
             }
         }
@@ -78,7 +98,7 @@ pub fn all() -> Vec<Scenario> {
     // on one key (`mylist`, `myset`, `myzset`, `myhash`); pops follow the
     // pushes that fill their key. lrange_* first push the elements they
     // read (an extra CSV row).
-    for (test, requests_p1, requests_p16) in [
+    for (t, requests_p1, requests_p16) in [
         ("lpush", 200_000, 2_000_000),
         ("rpush", 200_000, 2_000_000),
         ("lpop", 200_000, 2_000_000),
@@ -92,16 +112,8 @@ pub fn all() -> Vec<Scenario> {
         ("lrange_600", 30_000, 60_000),
     ] {
         for (pipeline, requests) in [(1, requests_p1), (16, requests_p16)] {
-            list.push(Scenario {
-                name: format!("{test}-P{pipeline}-64"),
-                workload: vec!["-t".into(), test.into()],
-                pipeline,
-                value_size: 64,
-                requests,
-                keyspace: KEYSPACE,
-                limit: None,
-                filled: false,
-            });
+            let name = format!("{t}-P{pipeline}-64");
+            list.push(scenario(name, test(t), pipeline, requests));
         }
     }
     // GET and SET under eviction pressure: both servers at the same
@@ -109,22 +121,18 @@ pub fn all() -> Vec<Scenario> {
     // (`-lru`) and under its own allkeys-lfu-lru (`-own`). The SETs run
     // first, the long -P 16 run before -P 1, so memory is full (and every
     // SET evicts) early in the first run and throughout the others.
-    for test in ["set", "get"] {
+    for t in ["set", "get"] {
         for (pipeline, requests) in [(16, 2_000_000), (1, 200_000)] {
             for (label, slotcache_policy) in [("lru", "allkeys-lru"), ("own", "allkeys-lfu-lru")] {
+                let name = format!("evict-{t}-P{pipeline}-64-{label}");
                 list.push(Scenario {
-                    name: format!("evict-{test}-P{pipeline}-64-{label}"),
-                    workload: vec!["-t".into(), test.into()],
-                    pipeline,
-                    value_size: 64,
-                    requests,
                     keyspace: EVICTION_KEYSPACE,
                     limit: Some(Limit {
                         maxmemory: EVICTION_MAXMEMORY,
                         slotcache_policy,
                         redis_policy: "allkeys-lru",
                     }),
-                    filled: false,
+                    ..scenario(name, test(t), pipeline, requests)
                 });
             }
         }
@@ -133,19 +141,15 @@ pub fn all() -> Vec<Scenario> {
     // each server first, see `setup`), and as a MULTI/EXEC transaction.
     let sha = sha1_smol::Sha1::from(RATE_LIMITER).digest().to_string();
     for (pipeline, requests) in [(1, 200_000), (16, 1_000_000)] {
-        list.push(Scenario {
-            name: format!("evalsha-P{pipeline}-64"),
-            workload: words(&["EVALSHA", &sha, "1", "rate:__rand_int__", "100", "60"]),
+        list.push(scenario(
+            format!("evalsha-P{pipeline}-64"),
+            words(&["EVALSHA", &sha, "1", "rate:__rand_int__", "100", "60"]),
             pipeline,
-            value_size: 64,
             requests,
-            keyspace: KEYSPACE,
-            limit: None,
-            filled: false,
-        });
-        list.push(Scenario {
-            name: format!("multi_exec-P{pipeline}-64"),
-            workload: words(&[
+        ));
+        list.push(scenario(
+            format!("multi_exec-P{pipeline}-64"),
+            words(&[
                 "MULTI",
                 "|",
                 "INCR",
@@ -158,12 +162,8 @@ pub fn all() -> Vec<Scenario> {
                 "EXEC",
             ]),
             pipeline,
-            value_size: 64,
             requests,
-            keyspace: KEYSPACE,
-            limit: None,
-            filled: false,
-        });
+        ));
     }
     list
 }
