@@ -71,19 +71,13 @@ impl Scripts {
     /// notify_one): one that `waited` and now shares it wakes the next.
     pub fn admit<'a>(&self, db: &'a Db, waited: bool) -> Option<Hold<'a>> {
         loop {
-            if let Some(shared) = db.exclusive.try_read() {
-                if waited {
-                    db.exclusive_changed.notify_one();
-                }
-                return Some(Hold::Shared(shared));
-            }
-            if self.run.running.load(SeqCst) && self.busy() {
-                return Some(Hold::Busy);
-            }
-            if db.alone_held.load(SeqCst) {
-                return None;
-            }
-            if let Some(shared) = db.exclusive.try_read_for(Duration::from_micros(100)) {
+            let shared = match db.exclusive.try_read() {
+                Some(shared) => Some(shared),
+                None if self.run.running.load(SeqCst) && self.busy() => return Some(Hold::Busy),
+                None if db.alone_held.load(SeqCst) => return None,
+                None => db.exclusive.try_read_for(Duration::from_micros(100)),
+            };
+            if let Some(shared) = shared {
                 if waited {
                     db.exclusive_changed.notify_one();
                 }
