@@ -190,6 +190,41 @@ impl Raw {
     }
 }
 
+/// A client on its own thread reading over and over (`read`, on a
+/// connection of its own) until `stop`, which returns everything it read:
+/// for checking that others never see something half done.
+pub struct Sampler<T> {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<T>>,
+}
+
+impl<T> Sampler<T> {
+    pub fn start(
+        node: &Node,
+        mut read: impl FnMut(&mut redis::Connection) -> T + Send + 'static,
+    ) -> Self
+    where
+        T: Send + 'static,
+    {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut con = node.client();
+        let stop = std::sync::Arc::clone(&done);
+        let thread = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                seen.push(read(&mut con));
+            }
+            seen
+        });
+        Sampler { done, thread }
+    }
+
+    pub fn stop(self) -> Vec<T> {
+        self.done.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the sampling client panicked")
+    }
+}
+
 /// Polls `cond` until it holds, panicking after `bound`.
 pub fn wait_until(bound: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redis::{Script, Value};
-use slotcache_tests::{err, q, resp, wait_until, Node};
+use slotcache_tests::{err, q, resp, wait_until, Node, Sampler};
 
 fn eval<T: redis::FromRedisValue>(
     con: &mut redis::Connection,
@@ -333,25 +333,15 @@ fn scripts_and_transactions_together() {
 fn scripts_run_with_no_command_in_between() {
     let node = Node::start(&[]);
     const STEPS: i64 = 2000;
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let mut con = node.client();
-        let done = std::sync::Arc::clone(&done);
-        thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                seen.push(q::<Option<i64>>(&mut con, &["GET", "n"]).unwrap_or(0));
-            }
-            seen
-        })
-    };
+    let reader = Sampler::start(&node, |con| {
+        q::<Option<i64>>(con, &["GET", "n"]).unwrap_or(0)
+    });
     let con = &mut node.client();
     let s = "for i = 1, tonumber(ARGV[1]) do redis.call('incr', KEYS[1]) end";
     for _ in 0..10 {
         eval::<Value>(con, s, &["n"], &[&STEPS.to_string()]);
     }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    for n in reader.join().unwrap() {
+    for n in reader.stop() {
         assert_eq!(n % STEPS, 0, "saw a script half done: {n}");
     }
 }

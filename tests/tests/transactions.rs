@@ -6,7 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use redis::{Commands, Value};
-use slotcache_tests::{err, q, resp, wait_until, Node};
+use slotcache_tests::{err, q, resp, wait_until, Node, Sampler};
 
 #[test]
 fn atomic_pipelines_run_every_command_in_order() {
@@ -299,23 +299,11 @@ fn exec_runs_with_no_command_in_between() {
     let node = Node::start(&[]);
     const STEPS: usize = 500;
     let mut writer = node.client();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let mut con = node.client();
-        let done = std::sync::Arc::clone(&done);
-        thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let (n, m): (Option<i64>, Option<i64>) = redis::cmd("MGET")
-                    .arg("n")
-                    .arg("m")
-                    .query(&mut con)
-                    .unwrap();
-                seen.push((n.unwrap_or(0), m.unwrap_or(0)));
-            }
-            seen
-        })
-    };
+    let reader = Sampler::start(&node, |con| {
+        let (n, m): (Option<i64>, Option<i64>) =
+            redis::cmd("MGET").arg("n").arg("m").query(con).unwrap();
+        (n.unwrap_or(0), m.unwrap_or(0))
+    });
     for _ in 0..20 {
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -325,8 +313,7 @@ fn exec_runs_with_no_command_in_between() {
         }
         let () = pipe.query(&mut writer).unwrap();
     }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let seen = reader.join().unwrap();
+    let seen = reader.stop();
     assert!(!seen.is_empty());
     for (n, m) in seen {
         assert_eq!(n % STEPS as i64, 0, "saw a transaction half done: {n}");
