@@ -1,11 +1,15 @@
 //! EVAL and friends on Lua 5.1, as Redis 7 runs them: the conversions
 //! both ways, the `redis` and `cjson` APIs, the script cache, errors, and
-//! SCRIPT KILL / -BUSY for a script that runs too long.
+//! SCRIPT KILL / -BUSY for a script that runs too long; the `bit`,
+//! `struct` and `cmsgpack` libraries and math.random against redis-server.
+
+mod reference;
 
 use std::thread;
 use std::time::{Duration, Instant};
 
 use redis::{Script, Value};
+use reference::Reference;
 use slotcache_tests::{err, q, resp, wait_until, Node, Sampler};
 
 fn eval<T: redis::FromRedisValue>(
@@ -440,4 +444,216 @@ fn a_script_that_wrote_cannot_be_killed() {
     );
     assert!(started.elapsed() >= Duration::from_millis(700));
     assert_eq!(q::<String>(con, &["GET", "w"]), "1");
+}
+
+// ---- bit, struct, cmsgpack and math.random against redis-server ------------
+
+/// Defines `hex(s)` for the scripts, so bytes compare readably.
+const HEX: &str = "local function hex(s) return (s:gsub('.', function(c) \
+                   return string.format('%02x', c:byte()) end)) end ";
+
+/// Runs each script (after HEX) on slotcache and on redis-server, in
+/// order, and compares the replies; `ok` scripts must succeed on Redis,
+/// `failing` ones must fail there, so that each checks what it means to.
+fn same_as_redis(ok: &[&str], failing: &[&str]) {
+    let node = Node::start(&[]);
+    let reference = Reference::start();
+    let (mut ours, mut theirs) = (node.client(), reference.client());
+    for (scripts, should_fail) in [(ok, false), (failing, true)] {
+        for script in scripts {
+            let args = ["EVAL".to_string(), format!("{HEX}{script}"), "0".into()];
+            let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
+            assert_eq!(
+                b.starts_with("error"),
+                should_fail,
+                "redis-server: {script}: {b}"
+            );
+            assert_eq!(a, b, "{script}");
+        }
+    }
+}
+
+#[test]
+fn bit_library_as_redis() {
+    same_as_redis(
+        &[
+            "return {bit.tobit(0x80000000), bit.tobit(2^32 + 5), bit.tobit(-1), \
+             bit.tobit(2^32 * 3 - 1), bit.tobit(2^53 + 2), bit.tobit(-2^31 - 1)}",
+            "return {bit.tobit(1.5), bit.tobit(2.5), bit.tobit(-2.5), bit.tobit(0.49), \
+             bit.tobit('0x10'), bit.tobit(' 12 '), bit.tobit('1e3')}",
+            "return {bit.bnot(0), bit.bnot(-1), bit.bnot(0x80000000), bit.bnot(2^32 + 1)}",
+            "return {bit.band(0xff00ff00, 0x0ff00ff0, -1), bit.band(5), bit.band(-1, 2^32 - 1), \
+             bit.bor(1, 2, 4, 2^31), bit.bor(0), bit.bxor(0xf0f0, 0xff, -1), bit.bxor(7, 7)}",
+            "return {bit.lshift(1, 31), bit.lshift(1, 32), bit.lshift(1, -1), bit.lshift(-1, 4), \
+             bit.lshift(0x80000000, 1), bit.lshift(3, 2^32 + 2)}",
+            "return {bit.rshift(-1, 28), bit.rshift(0x80000000, 1), bit.rshift(256, 36), \
+             bit.rshift(-256, 0)}",
+            "return {bit.arshift(-256, 4), bit.arshift(0x80000000, 31), bit.arshift(256, 4), \
+             bit.arshift(-1, 31)}",
+            "return {bit.rol(0x12345678, 4), bit.rol(1, 33), bit.rol(-1, 7), bit.rol(0x80000000, 1), \
+             bit.ror(0x12345678, 36), bit.ror(1, 1), bit.ror(5, 0)}",
+            "return {bit.bswap(0x12345678), bit.bswap(-1), bit.bswap(0x80), bit.bswap(2^32 + 1)}",
+            "return {bit.tohex(255), bit.tohex(-1), bit.tohex(255, 2), bit.tohex(255, -4), \
+             bit.tohex(0x12345678, 10), bit.tohex(-2^31, -8), bit.tohex(1, 0), bit.tohex(2^32 + 171)}",
+            "local r = {} for k in pairs(bit) do r[#r + 1] = k end table.sort(r) return r",
+            // Errors name the function as the caller called it.
+            "return {pcall(bit.band, 'x')}",
+            "return {pcall(struct.pack, 'i')}",
+        ],
+        &[
+            "return bit.band('x')",
+            "return bit.tobit()",
+            "return bit.bor(1, {})",
+            "return bit.lshift(1)",
+            "return bit.tohex(1, nil)",
+            "local f = bit.band return f('x')",
+            "return bit:tohex({})",
+            "return bit:band(1, {})",
+        ],
+    );
+}
+
+#[test]
+fn struct_library_as_redis() {
+    same_as_redis(
+        &[
+            "return hex(struct.pack('>hHlLbB', -2, 65535, -3, 2^40, -128, 255))",
+            "return hex(struct.pack('<hHlLbB', -2, 65535, -3, 2^40, -128, 255))",
+            "return hex(struct.pack('<i>i', 1, 2)) .. ' ' .. hex(struct.pack('i3 I5 i16 I1', -1, 2^33, -2, 300))",
+            "return hex(struct.pack('<fd', 1.5, -0.1)) .. ' ' .. hex(struct.pack('>fd', 1.5, -0.1))",
+            "return hex(struct.pack('s', 'abc')) .. ' ' .. hex(struct.pack('c5', 'abcdefg')) .. ' ' \
+             .. hex(struct.pack('c0', 'xyz')) .. ' ' .. hex(struct.pack('c', 12))",
+            "return hex(struct.pack('!4 b i', 1, 2)) .. ' ' .. hex(struct.pack('!8 b d b h', 1, 2.5, 3, 4)) \
+             .. ' ' .. hex(struct.pack('! b l', 1, 2)) .. ' ' .. hex(struct.pack('!2 b i8', 1, 2))",
+            "return hex(struct.pack('x b x', 7)) .. ' ' .. hex(struct.pack('T', 9)) .. ' ' \
+             .. hex(struct.pack('i', '42')) .. ' ' .. hex(struct.pack('b', 300))",
+            "return {struct.unpack('>hHlLbB', struct.pack('>hHlLbB', -2, 65535, -3, 2^40, -128, 255))}",
+            "return {struct.unpack('<i3 I5 i16', struct.pack('<i3 I5 i16', -1, 2^33, -2))}",
+            "local f, d, n = struct.unpack('>fd', struct.pack('>fd', 1.5, -0.1)) \
+             return {tostring(f), tostring(d), n}",
+            "return {struct.unpack('bc0 s s', '\\3abcde\\0gh\\0')}",
+            "return {struct.unpack('b', '\\1\\2\\3', 2)}",
+            "return {struct.unpack('!4 b i', struct.pack('!4 b i', 5, 70000))}",
+            "return {struct.unpack('c2 x b', 'abzQ')}",
+            "return {hex(struct.pack('i0 b I0', 5, 6, 7)), struct.unpack('i0 b I0', '\\1')}",
+            "return #{struct.unpack(string.rep('b', 7990), string.rep('\\1', 7990))}",
+            "return {struct.size('!4 b i d'), struct.size('i3 c10'), struct.size('<>hh'), \
+             struct.size(''), struct.size('!8 b d'), struct.size('z')}",
+            "local r = {} for k in pairs(struct) do r[#r + 1] = k end table.sort(r) return r",
+        ],
+        &[
+            "return struct.size('s')",
+            "return struct.size('c0')",
+            "return struct.size('#')",
+            "return struct.pack('z')",
+            "return struct.size('!3')",
+            "return struct.pack('c5', 'ab')",
+            "return struct.unpack('i', 'ab')",
+            "return struct.unpack('c0', 'ab')",
+            "return struct.unpack('s', 'ab')",
+            "return struct.unpack('b', 'ab', 0)",
+            "return struct.pack('i40', 1)",
+            "return struct.pack('i99999999999', 1)",
+            "return struct.pack('i')",
+            "return struct.pack('i', 'x')",
+            "return struct.pack()",
+            "return struct.unpack('b')",
+            "return struct.unpack(string.rep('b', 7998), string.rep('\\1', 7998))",
+        ],
+    );
+}
+
+#[test]
+fn cmsgpack_library_as_redis() {
+    same_as_redis(
+        &[
+            "return hex(cmsgpack.pack(0, 127, 128, 255, 256, 65535, 65536, 2^32 - 1, 2^32, \
+             -1, -32, -33, -128, -129, -32768, -32769, -2^31, -2^31 - 1, -2^53, 2^62))",
+            "return hex(cmsgpack.pack(1.5, 0.1, -0.0, 1e300, 1/0, -1/0, 2^63, -2^63, 3.5e38, 0.5^149))",
+            "return hex(cmsgpack.pack('', 'a', true, false, nil, tostring, cjson.null))",
+            "return hex(cmsgpack.pack(string.rep('x', 31))) .. ' ' .. hex(cmsgpack.pack(string.rep('x', 32)))",
+            "local a = cmsgpack.pack(string.rep('x', 255)) local b = cmsgpack.pack(string.rep('x', 256)) \
+             local c = cmsgpack.pack(string.rep('x', 65536)) \
+             return {#a, hex(a:sub(1, 3)), #b, hex(b:sub(1, 4)), #c, hex(c:sub(1, 6))}",
+            "return hex(cmsgpack.pack({}, {1, 2, 3}, {a = 1}, {1, 2, nil, 4}, {[1] = 1, [2] = 2, [3.5] = 1}))",
+            "return hex(cmsgpack.pack({1, {2, {3}}, {x = {y = 'z'}}}))",
+            "local t, m = {}, {} for i = 1, 16 do t[i] = i m['k' .. i] = i end \
+             local big = {} for i = 1, 70000 do big[i] = 1 end \
+             local p = cmsgpack.pack(big) \
+             return {hex(cmsgpack.pack(t)), hex(cmsgpack.pack(m)), #p, hex(p:sub(1, 6))}",
+            "local t = {} t[1] = t return hex(cmsgpack.pack(t))",
+            "local t = {} t.self = t return hex(cmsgpack.pack(t))",
+            "return {cmsgpack.unpack(cmsgpack.pack(1, 2, 3))}",
+            "return cmsgpack.unpack(cmsgpack.pack({1, 2, {3, 'x', {true}}}))",
+            "return hex(cmsgpack.pack(cmsgpack.unpack(cmsgpack.pack({a = {1, 2}, b = {c = 'd'}, [5] = false}))))",
+            "local v = {cmsgpack.unpack('\\202\\63\\192\\0\\0\\203\\63\\185\\153\\153\\153\\153\\153\\154')} \
+             return {tostring(v[1]), tostring(v[2])}",
+            "return {cmsgpack.unpack('\\207\\0\\0\\0\\1\\0\\0\\0\\0\\211\\255\\255\\255\\255\\255\\255\\255\\254\
+             \\208\\128\\209\\128\\0\\210\\128\\0\\0\\0\\204\\200\\205\\1\\0\\206\\0\\1\\0\\0\\255\\224')}",
+            "return {cmsgpack.unpack('\\217\\1a\\218\\0\\2bc\\219\\0\\0\\0\\1d\\220\\0\\2\\1\\2\\221\\0\\0\\0\\1\\3')}",
+            "return hex(cmsgpack.pack(cmsgpack.unpack('\\222\\0\\1\\1\\2\\223\\0\\0\\0\\1\\161k\\192')))",
+            "return cmsgpack.unpack('')",
+            "local s = cmsgpack.pack(1, 'two', {3}) \
+             return {{cmsgpack.unpack_one(s)}, {cmsgpack.unpack_one(s, 1)}, {cmsgpack.unpack_one(s, 5)}, \
+             {cmsgpack.unpack_limit(s, 2)}, {cmsgpack.unpack_limit(s, 5, 2)}, {cmsgpack.unpack_limit(s, 0, 0)}, \
+             {cmsgpack.unpack_limit(s, 0, 1)}, {cmsgpack.unpack_one(s, #s)}}",
+            "local t = cmsgpack.unpack(string.rep('\\145', 3999) .. '\\1') local n = 0 \
+             while type(t) == 'table' do t = t[1] n = n + 1 end return n",
+            "local t = cmsgpack.unpack(string.rep('\\129\\1', 3999) .. '\\1') local n = 0 \
+             while type(t) == 'table' do t = t[1] n = n + 1 end return n",
+            "return #{cmsgpack.unpack(string.rep('\\1', 7990))}",
+            "local r = {} for k, v in pairs(cmsgpack) do r[#r + 1] = k .. '=' .. tostring(type(v) == 'string' and v) end \
+             table.sort(r) return r",
+        ],
+        &[
+            "return cmsgpack.pack()",
+            "return cmsgpack.unpack('\\193')",
+            "return cmsgpack.unpack('\\196\\1a')",
+            "return cmsgpack.unpack('\\146\\1')",
+            "return cmsgpack.unpack('\\203\\0\\0')",
+            "return cmsgpack.unpack('\\129\\192\\1')",
+            "return cmsgpack.unpack_one('\\1', 5)",
+            "return cmsgpack.unpack_one('\\1', -1)",
+            "return cmsgpack.unpack_limit('\\1', -1)",
+            "return cmsgpack.unpack_limit('\\1')",
+            "return cmsgpack.unpack(nil)",
+            "return cmsgpack.unpack(string.rep('\\145', 4000) .. '\\1')",
+            "return cmsgpack.unpack(string.rep('\\129\\1', 4000) .. '\\1')",
+            "return cmsgpack.unpack(string.rep('\\1', 8000))",
+        ],
+    );
+}
+
+#[test]
+fn math_random_as_redis() {
+    // Redis's generator state is the process's: a fresh server starts
+    // from rand48's initial state and scripts do not reseed it.
+    let node = Node::start(&[]);
+    let con = &mut node.client();
+    let first: String = eval(con, "return tostring(math.random())", &[], &[]);
+    assert_eq!(first, "0.39646477363839");
+    drop(node);
+    same_as_redis(
+        &[
+            "return {tostring(math.random()), tostring(math.random())}",
+            "return {tostring(math.random()), math.random(10), math.random(3, 7)}",
+            "math.randomseed(42) return {tostring(math.random()), math.random(10), math.random(5, 7), \
+             math.random(-3, 3), math.random(1), math.random(2^31 - 1)}",
+            "return tostring(math.random())",
+            "math.randomseed(-7) return {tostring(math.random()), tostring(math.random())}",
+            "math.randomseed(2^40 + 3) return tostring(math.random())",
+            "math.randomseed('12') return {math.random(100), math.random(100), math.random(100)}",
+            "math.randomseed(0) local t = {} for i = 1, 200 do t[i] = math.random(1000) end return t",
+            "return {math.random(-2^31, 2^31 - 1), math.random(2.9), math.random(-5.5, -1)}",
+            "local r = {} for i = 1, 50 do r[i] = tostring(math.random()) end return r",
+        ],
+        &[
+            "return math.random(0)",
+            "return math.random(3, 1)",
+            "return math.random(1, 2, 3)",
+            "return math.random('x')",
+            "return math.random(2^31)",
+            "return math.randomseed()",
+        ],
+    );
 }

@@ -1,4 +1,4 @@
-//! The Lua 5.1 interpreter scripts run in: Redis's `redis` API, `cjson`,
+//! The Lua 5.1 interpreter scripts run in: Redis's `redis` API, its libraries,
 //! globals protection, the error handler that says where a script failed,
 //! and the compiled scripts by SHA1.
 
@@ -13,7 +13,7 @@ use mlua::{
 };
 use slotcache_protocol::Reply;
 
-use super::{cjson, convert, with_env, RunState};
+use super::{bit, cjson, cmsgpack, convert, lua_struct, prng, with_env, RunState};
 use crate::commands::CmdError;
 use crate::info::REDIS_VERSION;
 
@@ -110,7 +110,7 @@ fn raise<T>(error: &str) -> mlua::Result<T> {
 }
 
 /// Raises `msg` as luaL_error does: prefixed with the calling script line.
-fn raise_message<T>(lua: &Lua, msg: &str) -> mlua::Result<T> {
+pub(super) fn raise_message<T>(lua: &Lua, msg: &str) -> mlua::Result<T> {
     let at = lua
         .inspect_stack(1, |d| {
             let line = d.current_line()?;
@@ -119,7 +119,12 @@ fn raise_message<T>(lua: &Lua, msg: &str) -> mlua::Result<T> {
         })
         .flatten()
         .unwrap_or_default();
-    Err(mlua::Error::external(Raised::Message(format!("{at}{msg}"))))
+    raise_unplaced(format!("{at}{msg}"))
+}
+
+/// Raises `msg` as is, as the VM does for an error inside a C function.
+pub(super) fn raise_unplaced<T>(msg: String) -> mlua::Result<T> {
+    Err(mlua::Error::external(Raised::Message(msg)))
 }
 
 /// What the error handler and pcall see of an error raised from Rust: the
@@ -174,6 +179,10 @@ impl Engine {
                 LuaOptions::default(),
             )
         };
+        bit::open(&lua)?;
+        lua_struct::open(&lua)?;
+        cmsgpack::open(&lua)?;
+        prng::open(&lua)?;
         let raw = lua.create_table()?;
         raw.raw_set("call", lua.create_function(redis_call)?)?;
         raw.raw_set("pcall", lua.create_function(redis_pcall)?)?;

@@ -5,9 +5,14 @@
 //! they are answered -BUSY, except for ALLOW_BUSY commands such as SCRIPT
 //! KILL, which run at once (see `admit`).
 
+mod args;
+mod bit;
 mod cjson;
+mod cmsgpack;
 mod convert;
 mod engine;
+mod lua_struct;
+mod prng;
 
 use std::cell::Cell;
 use std::ptr;
