@@ -231,6 +231,7 @@ impl Engine {
                 if !run.detached.swap(true, Relaxed) {
                     hand_off_worker();
                 }
+                super::check_busy(&run);
                 if !run.kill.load(Relaxed) {
                     return Ok(VmState::Continue);
                 }

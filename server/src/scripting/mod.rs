@@ -46,6 +46,9 @@ pub struct RunState {
     running: AtomicBool,
     /// Unix ms from which other clients are answered -BUSY.
     busy_at: AtomicU64,
+    /// The script has run past `busy_at` (set by the Lua hook, which then
+    /// wakes the waiting connections).
+    busy: AtomicBool,
     /// SCRIPT KILL asked the script to stop.
     kill: AtomicBool,
     /// The script ran a write command: it can no longer be killed.
@@ -78,7 +81,7 @@ impl Scripts {
         loop {
             let shared = match db.exclusive.try_read() {
                 Some(shared) => Some(shared),
-                None if self.run.running.load(SeqCst) && self.busy() => return Some(Hold::Busy),
+                None if self.busy() => return Some(Hold::Busy),
                 None if db.alone_held.load(SeqCst) => return None,
                 None => db.exclusive.try_read_for(Duration::from_micros(100)),
             };
@@ -92,30 +95,21 @@ impl Scripts {
     }
 
     fn busy(&self) -> bool {
-        clock::unix_ms() >= self.run.busy_at.load(Relaxed)
+        self.run.running.load(SeqCst) && self.run.busy.load(SeqCst)
     }
 
     /// Resolves when the batch holding `exclusive` alone lets it go, or
-    /// its script reaches the busy threshold.
+    /// its script turns busy. No timer: the script's hook tells (a waiter
+    /// per connection re-armed at every script start cost more than the
+    /// scripts did).
     pub async fn wait(&self, db: &Db) {
         let changed = db.exclusive_changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        if !db.alone_held.load(SeqCst) {
+        if !db.alone_held.load(SeqCst) || self.busy() {
             return;
         }
-        if !self.run.running.load(SeqCst) {
-            // Told when it is let go, or a script starts.
-            changed.await;
-            return;
-        }
-        let now = clock::unix_ms();
-        let busy_at = self.run.busy_at.load(Relaxed);
-        if now < busy_at {
-            // Far-off deadlines (no threshold) need no timer.
-            let wait = Duration::from_millis((busy_at - now).min(3_600_000));
-            let _ = tokio::time::timeout(wait, changed).await;
-        }
+        changed.await;
     }
 
     /// EVAL, EVALSHA and their _RO forms.
@@ -227,17 +221,15 @@ thread_local! {
 
 /// A script's run: marks it running and points ENV at its Env, both undone
 /// when dropped (by a panic too), so that waiting connections go on.
-/// Waiting connections are told of a start: it sets when they turn busy.
 struct Running<'s>(&'s Scripts);
 
 impl<'s> Running<'s> {
     fn start(scripts: &'s Scripts, env: &mut Env<'s>) -> Running<'s> {
-        let db = &env.server.db;
         // The cast erases the lifetime (clippy sees the same type).
         #[allow(clippy::unnecessary_cast)]
         ENV.with(|e| e.set(env as *mut Env as *mut Env<'static>));
+        scripts.run.busy.store(false, SeqCst);
         scripts.run.running.store(true, SeqCst);
-        db.exclusive_changed.notify_waiters();
         Running(scripts)
     }
 }
@@ -247,6 +239,20 @@ impl Drop for Running<'_> {
         ENV.with(|e| e.set(ptr::null_mut()));
         self.0.run.running.store(false, SeqCst);
     }
+}
+
+/// Called by the Lua hook: once the running script is past
+/// `busy-reply-threshold`, the connections waiting for it are woken to
+/// answer -BUSY.
+fn check_busy(run: &RunState) {
+    if run.busy.load(Relaxed) || clock::unix_ms() < run.busy_at.load(Relaxed) {
+        return;
+    }
+    // Not from inside redis.call (a GC finalizer): the next hook does it.
+    with_env(|env| {
+        env.run.busy.store(true, SeqCst);
+        env.server.db.exclusive_changed.notify_waiters();
+    });
 }
 
 /// Runs `f` on the running script's Env; None outside a script, or inside
