@@ -157,7 +157,7 @@ pub fn start_background(server: &Arc<Server>) {
                     return;
                 };
                 let _shared = server.db.exclusive.read();
-                if perform(&server) != Outcome::Running {
+                if evict(&server, true) != Outcome::Running {
                     break;
                 }
             }
@@ -176,6 +176,13 @@ pub fn start_background(server: &Arc<Server>) {
 /// at the rate memory grew since the last pass; with light writes that is
 /// next to nothing, as in Redis.
 pub fn perform(server: &Server) -> Outcome {
+    evict(server, false)
+}
+
+/// `perform`, for a writer or for the background thread, which waits for
+/// the pool where a writer would go on (it would otherwise spin, on a lock
+/// every batch takes, for as long as a writer evicts).
+fn evict(server: &Server, background: bool) -> Outcome {
     let max = server.hot.maxmemory.load(Relaxed);
     if max == 0 {
         return Outcome::Ok;
@@ -205,7 +212,7 @@ pub fn perform(server: &Server) -> Outcome {
         // Another writer or the background thread is evicting: while memory
         // is not over the limit itself (eviction starts below it), this
         // write need not wait for that.
-        None if server.memory.used() <= max => return Outcome::Running,
+        None if !background && server.memory.used() <= max => return Outcome::Running,
         None => evictor.pool.lock(),
     };
     if pool.policy != policy {
