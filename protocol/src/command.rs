@@ -28,8 +28,10 @@ impl Flags {
     pub const MAY_REPLICATE: u32 = 1 << 11;
     pub const NO_MULTI: u32 = 1 << 12;
     pub const ALLOW_BUSY: u32 = 1 << 13;
+    /// Runs as if ASKING came first (RESTORE-ASKING).
+    pub const ASKING: u32 = 1 << 14;
 
-    const NAMES: [(u32, &'static str); 14] = [
+    const NAMES: [(u32, &'static str); 15] = [
         (Self::WRITE, "write"),
         (Self::READONLY, "readonly"),
         (Self::DENYOOM, "denyoom"),
@@ -44,6 +46,7 @@ impl Flags {
         (Self::MAY_REPLICATE, "may_replicate"),
         (Self::NO_MULTI, "no_multi"),
         (Self::ALLOW_BUSY, "allow_busy"),
+        (Self::ASKING, "asking"),
     ];
 
     #[inline]
@@ -76,6 +79,13 @@ pub enum KeySpec {
         count_at: usize,
         dest: Option<usize>,
     },
+    /// The key at `at`; or, if it is empty, every argument after the first
+    /// `keyword` at or past `from` (MIGRATE's KEYS, as migrateGetKeys).
+    AfterKeyword {
+        at: usize,
+        keyword: &'static str,
+        from: usize,
+    },
 }
 
 impl KeySpec {
@@ -85,11 +95,12 @@ impl KeySpec {
             KeySpec::None | KeySpec::NumKeys { dest: None, .. } => (0, 0, 0),
             KeySpec::NumKeys { dest: Some(d), .. } => (d as i64, d as i64, 1),
             KeySpec::Range { first, last, step } => (first as i64, last as i64, step as i64),
+            KeySpec::AfterKeyword { at, .. } => (at as i64, at as i64, 1),
         }
     }
 
     pub fn movable(&self) -> bool {
-        matches!(self, KeySpec::NumKeys { .. })
+        matches!(self, KeySpec::NumKeys { .. } | KeySpec::AfterKeyword { .. })
     }
 
     /// Positions of the keys in `argv`. A malformed count yields no keys;
@@ -124,6 +135,24 @@ impl KeySpec {
                         step: 1,
                     },
                     None => KeyPositions::empty(),
+                }
+            }
+            KeySpec::AfterKeyword { at, keyword, from } => {
+                let after = (at < argv.len() && argv.get(at).is_empty())
+                    .then(|| {
+                        (from..argv.len())
+                            .find(|&i| argv.get(i).eq_ignore_ascii_case(keyword.as_bytes()))
+                    })
+                    .flatten();
+                let (next, end) = match after {
+                    Some(i) => (i + 1, argv.len()),
+                    None => (at, (at + 1).min(argv.len())),
+                };
+                KeyPositions {
+                    extra: None,
+                    next,
+                    end,
+                    step: 1,
                 }
             }
         }
@@ -314,6 +343,19 @@ mod tests {
         assert_eq!(keys("mset", &["mset", "a", "1", "b", "2"]), vec![1, 3]);
         assert_eq!(keys("del", &["del", "a", "b", "c"]), vec![1, 2, 3]);
         assert_eq!(keys("ping", &["ping"]), Vec::<usize>::new());
+        let migrate = |args: &[&str]| {
+            let mut all = vec!["migrate", "h", "1"];
+            all.extend_from_slice(args);
+            keys("migrate", &all)
+        };
+        assert_eq!(migrate(&["k", "0", "5"]), vec![3]);
+        assert_eq!(
+            migrate(&["", "0", "5", "COPY", "keys", "a", "b"]),
+            vec![8, 9]
+        );
+        assert_eq!(migrate(&["", "0", "5"]), vec![3]);
+        // KEYS is an option only from argv[6] on.
+        assert_eq!(migrate(&["", "keys", "5", "x"]), vec![3]);
     }
 
     #[test]

@@ -2,6 +2,13 @@ use super::*;
 
 const G: &str = "generic";
 
+/// argv[3], or with an empty argv[3] the keys after KEYS.
+const MIGRATE_KEYS: KeySpec = KeySpec::AfterKeyword {
+    at: 3,
+    keyword: "keys",
+    from: 6,
+};
+
 pub(crate) const SPECS: &[CommandSpec] = &[
     cmd("del", -2, W, KALL, G, "1.0.0", "Deletes one or more keys."),
     cmd("unlink", -2, W | F, KALL, G, "4.0.0", "Asynchronously deletes one or more keys."),
@@ -21,5 +28,9 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd("randomkey", 1, R, NK, G, "1.0.0", "Returns a random key name from the database."),
     cmd("rename", 3, W, keys(1, 2, 1), G, "1.0.0", "Renames a key and overwrites the destination."),
     cmd("renamenx", 3, W | F, keys(1, 2, 1), G, "1.0.0", "Renames a key only when the target key name doesn't exist."),
+    cmd("dump", 2, R, K1, G, "2.6.0", "Returns a serialized representation of the value stored at a key."),
+    cmd("restore", -4, W | M, K1, G, "2.6.0", "Creates a key from the serialized representation of a value."),
+    cmd("restore-asking", -4, W | M | Flags::ASKING, K1, G, "3.0.0", "An internal command for migrating keys in a cluster."),
+    cmd("migrate", -6, W, MIGRATE_KEYS, G, "2.6.0", "Atomically transfers a key from one Redis instance to another."),
     cmd("touch", -2, R | F, KALL, G, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed."),
 ];

@@ -5,6 +5,7 @@
 mod client;
 mod cluster;
 mod connection;
+mod dump;
 mod keys;
 mod multi;
 mod pubsub;
@@ -93,6 +94,7 @@ fn handlers() -> &'static [Option<Handler>] {
             client::HANDLERS,
             server_cmds::HANDLERS,
             keys::HANDLERS,
+            dump::HANDLERS,
             t_string::HANDLERS,
             t_hash::HANDLERS,
             t_list::HANDLERS,
@@ -397,11 +399,16 @@ pub fn out_of_memory(server: &Server) -> bool {
 }
 
 /// The checks every command passes before it runs.
-fn check(server: &Server, client: &Client, argv: &Argv) -> Result<CommandRef, CmdError> {
+fn check(server: &Server, client: &mut Client, argv: &Argv) -> Result<CommandRef, CmdError> {
     let cmd = resolve(argv)?;
     let flags = cmd.spec.flags;
     if !client.authenticated && !flags.has(Flags::NO_AUTH) {
         return Err(CmdError::Static("NOAUTH Authentication required."));
+    }
+    // RESTORE-ASKING brings its own ASKING (Redis's CMD_ASKING); `execute`
+    // clears it after the command, or after the transaction it is queued in.
+    if flags.has(Flags::ASKING) {
+        client.asking = true;
     }
     if let Some(cluster) = &server.cluster {
         crate::cluster::route(server, cluster, client, cmd, argv)?;

@@ -166,6 +166,13 @@ fn write_key_specs(out: &mut slotcache_protocol::Reply, keys: &KeySpec, write: b
             let params = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
             write_key_spec(out, access, count_at, "keynum", &params);
         }
+        KeySpec::AfterKeyword { at, .. } => {
+            // MIGRATE's key argument; its KEYS form is found by
+            // COMMAND GETKEYS (Redis marks this spec INCOMPLETE).
+            out.array(1);
+            let params = [("lastkey", 0), ("keystep", 1), ("limit", 0)];
+            write_key_spec(out, access, at, "range", &params);
+        }
     }
 }
 

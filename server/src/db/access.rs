@@ -66,6 +66,17 @@ impl AccessPolicy {
         }
     }
 
+    /// The field for a key RESTOREd with IDLETIME or FREQ (Redis's
+    /// objectSetLRUOrLFU): each counts only under its own kind of policy.
+    pub fn restored(&self, idle_secs: Option<u64>, freq: Option<u8>) -> u32 {
+        let ms = clock::unix_ms();
+        match (self.is_lfu(), idle_secs, freq) {
+            (true, _, Some(freq)) => (self.clock(ms) << 8) | freq as u32,
+            (false, Some(idle), _) => secs(ms).saturating_sub(idle.min(u32::MAX as u64) as u32),
+            _ => self.fresh(),
+        }
+    }
+
     /// Records one access.
     #[inline]
     pub fn touch(&self, access: &mut u32) {

@@ -11,6 +11,7 @@
 //! for writing, which no batch of ordinary commands holds.
 
 pub mod access;
+pub mod dump;
 pub mod entry;
 pub mod evict;
 pub mod object;

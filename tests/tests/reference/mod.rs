@@ -9,7 +9,7 @@ use slotcache_tests::{free_port, wait_until};
 
 /// A redis-server on a free port, killed by PID on drop.
 pub struct Reference {
-    port: u16,
+    pub port: u16,
     child: Child,
 }
 
