@@ -8,6 +8,8 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::node::{flags, NodeId};
 use crate::routing::Routing;
@@ -26,6 +28,9 @@ pub struct Cluster {
     shared: Mutex<Shared>,
     /// Read by every keyed command in cluster mode.
     pub routing: RwLock<Routing>,
+    /// Until when clients' writes wait: a replica is taking over by hand
+    /// (unix ms; 0: they do not). Read by every write.
+    pub writes_paused_until: AtomicU64,
     conf_path: PathBuf,
     /// Held while the process lives: no other node may use `conf_path`.
     _conf_lock: File,
@@ -48,6 +53,55 @@ struct Link {
     generation: u64,
     created: u64,
     tx: mpsc::UnboundedSender<Bytes>,
+    queue: Arc<LinkQueue>,
+}
+
+/// What a link's sender and its task share.
+#[derive(Default)]
+struct LinkQueue {
+    /// Bytes queued and not yet written to the socket.
+    pending: AtomicUsize,
+    /// Told when the link is dropped: its task ends at once, freeing what
+    /// is queued even while a write to a stuck peer waits.
+    cut: Notify,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.queue.cut.notify_one();
+    }
+}
+
+/// Queues `frame`, a message of `kind`, on the links to `targets`, and
+/// counts it. A link whose queue would pass cluster-link-sendbuf-limit is
+/// freed instead (Redis's rule; the cron links again).
+fn deliver(
+    state: &mut State,
+    links: &mut HashMap<NodeId, Link>,
+    targets: &[NodeId],
+    kind: Kind,
+    frame: &Bytes,
+) {
+    let limit = state.link_sendbuf_limit as usize;
+    for id in targets {
+        let Some(link) = links.get(id) else {
+            continue;
+        };
+        if limit != 0 && link.queue.pending.load(Relaxed) + frame.len() > limit {
+            links.remove(id);
+            state.links_buffer_limit_exceeded += 1;
+            if let Some(n) = state.nodes.get_mut(id) {
+                n.connected = false;
+            }
+            tracing::warn!("freeing the cluster link to {id}: its send buffer is over cluster-link-sendbuf-limit");
+            continue;
+        }
+        link.queue.pending.fetch_add(frame.len(), Relaxed);
+        if link.tx.send(frame.clone()).is_ok() {
+            state.sent[kind as usize] += 1;
+            state.bytes_sent += frame.len() as u64;
+        }
+    }
 }
 
 type SlotsLostHook = Box<dyn Fn(&[u16]) + Send + Sync>;
@@ -99,6 +153,7 @@ impl Cluster {
                 next_link: 0,
             }),
             routing: RwLock::new(Routing::empty()),
+            writes_paused_until: AtomicU64::new(0),
             conf_path,
             _conf_lock: conf_lock,
             listener: Mutex::new(Some(listener)),
@@ -164,16 +219,17 @@ impl Cluster {
         let frame = frame.freeze();
         let mut shared = self.shared.lock();
         let Shared { state, links, .. } = &mut *shared;
-        for (id, link) in links.iter() {
-            let met = state
-                .nodes
-                .get(id)
-                .is_some_and(|n| !n.has(flags::HANDSHAKE));
-            if met && link.tx.send(frame.clone()).is_ok() {
-                state.sent[Kind::Publish as usize] += 1;
-                state.bytes_sent += frame.len() as u64;
-            }
-        }
+        let met: Vec<NodeId> = links
+            .keys()
+            .filter(|id| {
+                state
+                    .nodes
+                    .get(id)
+                    .is_some_and(|n| !n.has(flags::HANDSHAKE))
+            })
+            .copied()
+            .collect();
+        deliver(state, links, &met, Kind::Publish, &frame);
     }
 
     /// Runs the hook without the state lock held: it locks keyspace slots.
@@ -188,6 +244,8 @@ impl Cluster {
         if state.dirty_routing {
             state.dirty_routing = false;
             *self.routing.write() = Routing::build(state);
+            self.writes_paused_until
+                .store(state.writes_paused_until(), Relaxed);
         }
         let mut saved = Ok(());
         if state.dirty_conf {
@@ -196,16 +254,11 @@ impl Cluster {
         }
         for (to, msg) in std::mem::take(&mut state.outbox) {
             let frame = msg.encode().freeze();
-            let links: Vec<&Link> = match to {
-                Some(id) => shared.links.get(&id).into_iter().collect(),
-                None => shared.links.values().collect(),
+            let targets: Vec<NodeId> = match to {
+                Some(id) => vec![id],
+                None => shared.links.keys().copied().collect(),
             };
-            for link in links {
-                if link.tx.send(frame.clone()).is_ok() {
-                    state.sent[msg.kind as usize] += 1;
-                    state.bytes_sent += frame.len() as u64;
-                }
-            }
+            deliver(state, &mut shared.links, &targets, msg.head.kind, &frame);
         }
         saved
     }
@@ -247,7 +300,7 @@ impl Cluster {
         self.with_state(|s, now| {
             s.bytes_received += len as u64;
             let reply = s.process(msg, peer_ip, local_ip, now)?;
-            s.sent[reply.kind as usize] += 1;
+            s.sent[reply.head.kind as usize] += 1;
             let frame = reply.encode().freeze();
             s.bytes_sent += frame.len() as u64;
             Some(frame)
@@ -320,18 +373,21 @@ impl Cluster {
                 let (tx, rx) = mpsc::unbounded_channel();
                 *next_link += 1;
                 let generation = *next_link;
+                let queue = Arc::new(LinkQueue::default());
                 links.insert(
                     id,
                     Link {
                         generation,
                         created: now,
                         tx,
+                        queue: Arc::clone(&queue),
                     },
                 );
                 let kind = if meet { Kind::Meet } else { Kind::Ping };
                 let msg = state.ping(kind, Some(id), now);
                 state.outbox.push((Some(id), msg));
-                tokio::spawn(Arc::clone(&self).run_link(id, generation, ip, cport, rx));
+                let link = Arc::clone(&self).run_link(id, generation, ip, cport, rx, queue);
+                tokio::spawn(link);
             }
             for id in to_ping {
                 let msg = state.ping(Kind::Ping, Some(id), now);
@@ -350,6 +406,7 @@ impl Cluster {
         ip: String,
         cport: u16,
         mut rx: mpsc::UnboundedReceiver<Bytes>,
+        queue: Arc<LinkQueue>,
     ) {
         let timeout = Duration::from_millis(self.shared.lock().state.node_timeout.max(100));
         let stream =
@@ -377,10 +434,22 @@ impl Cluster {
                 this.link_down(id, generation, false);
             })
         };
-        while let Some(frame) = rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
+        loop {
+            let frame = tokio::select! {
+                frame = rx.recv() => frame,
+                _ = queue.cut.notified() => None,
+            };
+            let Some(frame) = frame else {
+                break;
+            };
+            let written = tokio::select! {
+                written = wr.write_all(&frame) => written.is_ok(),
+                _ = queue.cut.notified() => false,
+            };
+            if !written {
                 break;
             }
+            queue.pending.fetch_sub(frame.len(), Relaxed);
         }
         reader.abort();
         self.link_down(id, generation, false);
@@ -452,13 +521,13 @@ impl Cluster {
         })?;
         self.with_state(|s, now| {
             s.bytes_received += len as u64;
-            match (&reply.kind, &reply.body) {
+            match (&reply.head.kind, &reply.body) {
                 (Kind::Reject, Body::Reject(why)) => {
                     s.received[Kind::Reject as usize] += 1;
                     Err(why.clone())
                 }
                 (Kind::Pong, _) => {
-                    if reply.sender != s.myself && s.node(&reply.sender).is_none() {
+                    if reply.head.sender != s.myself && s.node(&reply.head.sender).is_none() {
                         s.add_met(&reply, ip, cport, now);
                     }
                     s.process(&reply, ip, &local_ip, now);

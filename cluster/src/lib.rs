@@ -14,4 +14,4 @@ pub use bus::Cluster;
 pub use node::{flags, Node, NodeId, SlotSet};
 pub use routing::Routing;
 pub use slot::{key_slot, SLOT_COUNT};
-pub use state::{Myself, SetSlot, State};
+pub use state::{FailoverMode, Myself, SetSlot, State};

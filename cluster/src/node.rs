@@ -181,6 +181,9 @@ pub struct Node {
     /// Masters that reported this node PFAIL or FAIL, and when.
     pub fail_reports: Vec<(NodeId, u64)>,
     pub fail_time: u64,
+    /// When this node (a primary) last voted for one of its replicas to
+    /// replace it: one vote per failing primary per two node timeouts.
+    pub voted_time: u64,
     /// When the entry was created (handshakes expire).
     pub created: u64,
     /// An outbound bus link is connected.
@@ -198,6 +201,7 @@ impl Node {
             master: None,
             ping_sent: 0,
             pong_received: 0,
+            voted_time: 0,
             config_epoch: 0,
             slots: SlotSet::default(),
             region: String::new(),

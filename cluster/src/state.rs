@@ -3,6 +3,9 @@
 //! Pure: time comes in as `now` (unix ms), messages come in decoded and go
 //! out through `outbox`; the bus does the I/O.
 
+mod failover;
+
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
@@ -11,6 +14,10 @@ use rand::seq::SliceRandom;
 use crate::node::{flags, Node, NodeId, SlotSet};
 use crate::wire::{Body, Gossip, Header, Kind, Message};
 use crate::SLOT_COUNT;
+pub use failover::FailoverMode;
+#[cfg(test)]
+use failover::MANUAL_TIMEOUT_MS;
+use failover::{Election, Manual};
 
 /// How long a forgotten node may not be re-added (CLUSTER FORGET).
 pub const FORGET_BAN_MS: u64 = 60_000;
@@ -38,6 +45,10 @@ pub struct State {
     pub bytes_received: u64,
     pub node_timeout: u64,
     pub full_coverage: bool,
+    /// cluster-link-sendbuf-limit: bytes a link may have queued (0: any).
+    pub link_sendbuf_limit: u64,
+    /// Links freed for passing it (total_cluster_links_buffer_limit_exceeded).
+    pub links_buffer_limit_exceeded: u64,
     /// The configuration changed: nodes.conf must be rewritten.
     pub dirty_conf: bool,
     /// Slot owners, addresses, roles or the state changed: clients' routing
@@ -48,6 +59,8 @@ pub struct State {
     /// Slots this node served until a node with a newer config epoch took
     /// them: their keys must go (Redis's dirty slots).
     pub lost_slots: Vec<u16>,
+    election: Election,
+    manual: Option<Manual>,
 }
 
 /// A node's identity as configured on this process.
@@ -90,10 +103,14 @@ impl State {
             bytes_received: 0,
             node_timeout,
             full_coverage,
+            link_sendbuf_limit: 0,
+            links_buffer_limit_exceeded: 0,
             dirty_conf: true,
             dirty_routing: true,
             outbox: Vec::new(),
             lost_slots: Vec::new(),
+            election: Election::default(),
+            manual: None,
         };
         state.update_state();
         state
@@ -345,6 +362,8 @@ impl State {
         }
         self.migrating.clear();
         self.importing.clear();
+        self.election = Election::default();
+        self.manual = None;
         let me = self.me_mut();
         me.flags = (me.flags & !flags::MASTER) | flags::SLAVE;
         me.master = Some(target);
@@ -366,6 +385,8 @@ impl State {
         me.master = None;
         self.migrating.clear();
         self.importing.clear();
+        self.election = Election::default();
+        self.manual = None;
         for s in 0..SLOT_COUNT as u16 {
             if self.owner[s as usize].is_some() {
                 self.assign(s, None);
@@ -435,13 +456,14 @@ impl State {
             current_epoch: self.current_epoch,
             config_epoch: primary.config_epoch,
             flags: me.flags & flags::ANNOUNCED,
+            mflags: self.mflags(kind),
             master: me.master.filter(|_| !me.is_master()),
-            ip: &me.ip,
+            ip: Cow::Borrowed(&me.ip),
             port: me.port,
             cport: me.cport,
-            region: &me.region,
-            zone: &me.zone,
-            slots: &primary.slots,
+            region: Cow::Borrowed(&me.region),
+            zone: Cow::Borrowed(&me.zone),
+            slots: Cow::Borrowed(&primary.slots),
         }
     }
 
@@ -454,10 +476,10 @@ impl State {
     pub fn accept_publish(&mut self, msg: &Message, len: usize) -> bool {
         self.received[Kind::Publish as usize] += 1;
         self.bytes_received += len as u64;
-        msg.sender != self.myself
+        msg.head.sender != self.myself
             && self
                 .nodes
-                .get(&msg.sender)
+                .get(&msg.head.sender)
                 .is_some_and(|n| !n.has(flags::HANDSHAKE))
     }
 
@@ -520,25 +542,25 @@ impl State {
     /// A node learned from a MEET or a MEET's answer.
     pub fn add_met(&mut self, msg: &Message, ip: &str, cport: u16, now: u64) {
         let mut node = Node::new(
-            msg.sender,
+            msg.head.sender,
             ip.to_string(),
-            msg.port,
+            msg.head.port,
             cport,
-            msg.flags & flags::ANNOUNCED,
+            msg.head.flags & flags::ANNOUNCED,
             now,
         );
         node.pong_received = now;
-        self.nodes.insert(msg.sender, node);
+        self.nodes.insert(msg.head.sender, node);
         self.changed();
     }
 
     /// Why a MEET from `msg`'s sender is refused, if it is.
     pub fn refuse_meet(&self, msg: &Message) -> Option<String> {
         let region = &self.me().region;
-        (msg.region != *region).then(|| {
+        (msg.head.region != *region).then(|| {
             format!(
                 "ERR Can't meet a node of region '{}' from region '{region}': all nodes of a cluster share one region",
-                msg.region
+                msg.head.region
             )
         })
     }
@@ -553,13 +575,13 @@ impl State {
         local_ip: &str,
         now: u64,
     ) -> Option<Message> {
-        self.received[msg.kind as usize] += 1;
-        if msg.sender == self.myself {
+        self.received[msg.head.kind as usize] += 1;
+        if msg.head.sender == self.myself {
             // Our own MEET looped back (a node told to meet itself).
-            return (msg.kind == Kind::Meet).then(|| self.ping(Kind::Pong, None, now));
+            return (msg.head.kind == Kind::Meet).then(|| self.ping(Kind::Pong, None, now));
         }
-        let known = self.nodes.contains_key(&msg.sender);
-        if msg.kind == Kind::Meet {
+        let known = self.nodes.contains_key(&msg.head.sender);
+        if msg.head.kind == Kind::Meet {
             if let Some(why) = self.refuse_meet(msg) {
                 return Some(self.message(Kind::Reject, Body::Reject(why)));
             }
@@ -568,27 +590,31 @@ impl State {
                 self.changed();
             }
             if !known {
-                if self.is_banned(&msg.sender, now) {
+                if self.is_banned(&msg.head.sender, now) {
                     return None;
                 }
-                let ip = if msg.ip.is_empty() { peer_ip } else { &msg.ip };
-                self.add_met(msg, ip, msg.cport, now);
+                let ip = if msg.head.ip.is_empty() {
+                    peer_ip
+                } else {
+                    &msg.head.ip
+                };
+                self.add_met(msg, ip, msg.head.cport, now);
             }
         } else if !known {
             return None;
         }
-        if msg.kind == Kind::Reject {
+        if msg.head.kind == Kind::Reject {
             // Our handshake was refused: that node is not for this cluster.
-            self.banned.insert(msg.sender, now + FORGET_BAN_MS);
-            self.remove_node(msg.sender);
+            self.banned.insert(msg.head.sender, now + FORGET_BAN_MS);
+            self.remove_node(msg.head.sender);
             self.update_state();
             return None;
         }
         self.update_sender(msg, peer_ip);
-        let reply = match (&msg.kind, &msg.body) {
-            (Kind::Ping | Kind::Meet, _) => Some(self.ping(Kind::Pong, Some(msg.sender), now)),
+        let reply = match (&msg.head.kind, &msg.body) {
+            (Kind::Ping | Kind::Meet, _) => Some(self.ping(Kind::Pong, Some(msg.head.sender), now)),
             (Kind::Pong, _) => {
-                self.pong_received(msg.sender, now);
+                self.pong_received(msg.head.sender, now);
                 None
             }
             (Kind::Fail, Body::Fail(id)) => {
@@ -604,48 +630,49 @@ impl State {
             _ => None,
         };
         if let Body::Gossip(entries) = &msg.body {
-            if !self.nodes[&msg.sender].has(flags::HANDSHAKE) {
-                self.process_gossip(msg.sender, entries, now);
+            if !self.nodes[&msg.head.sender].has(flags::HANDSHAKE) {
+                self.process_gossip(msg.head.sender, entries, now);
             }
         }
+        self.failover_message(msg, now);
         self.update_state();
         reply
     }
 
     fn update_sender(&mut self, msg: &Message, peer_ip: &str) {
-        if msg.current_epoch > self.current_epoch {
-            self.current_epoch = msg.current_epoch;
+        if msg.head.current_epoch > self.current_epoch {
+            self.current_epoch = msg.head.current_epoch;
             self.dirty_conf = true;
         }
-        let ip = if msg.ip.is_empty() {
+        let ip = if msg.head.ip.is_empty() {
             peer_ip
         } else {
-            msg.ip.as_str()
+            &msg.head.ip
         };
-        let id = msg.sender;
+        let id = msg.head.sender;
         let node = self.nodes.get_mut(&id).expect("sender is known");
-        if node.ip != ip || node.port != msg.port || node.cport != msg.cport {
+        if node.ip != ip || node.port != msg.head.port || node.cport != msg.head.cport {
             node.ip = ip.to_string();
-            node.port = msg.port;
-            node.cport = msg.cport;
+            node.port = msg.head.port;
+            node.cport = msg.head.cport;
             self.dirty_conf = true;
             self.dirty_routing = true;
         }
-        if node.region != msg.region || node.zone != msg.zone {
-            node.region.clone_from(&msg.region);
-            node.zone.clone_from(&msg.zone);
+        if node.region != msg.head.region || node.zone != msg.head.zone {
+            node.region = msg.head.region.to_string();
+            node.zone = msg.head.zone.to_string();
             self.dirty_conf = true;
         }
-        let nofailover = msg.flags & flags::NOFAILOVER;
+        let nofailover = msg.head.flags & flags::NOFAILOVER;
         if node.flags & flags::NOFAILOVER != nofailover {
             node.flags = (node.flags & !flags::NOFAILOVER) | nofailover;
             self.dirty_conf = true;
         }
-        if msg.flags & flags::SLAVE != 0 {
+        if msg.head.flags & flags::SLAVE != 0 {
             let was_master = node.is_master();
-            if was_master || node.master != msg.master {
+            if was_master || node.master != msg.head.master {
                 node.flags = (node.flags & !flags::MASTER) | flags::SLAVE;
-                node.master = msg.master;
+                node.master = msg.head.master;
                 self.changed();
                 if was_master {
                     self.clear_node_slots(id);
@@ -659,16 +686,19 @@ impl State {
             self.changed();
         }
         let node = self.nodes.get_mut(&id).expect("sender is known");
-        if node.config_epoch != msg.config_epoch {
-            node.config_epoch = msg.config_epoch;
+        if node.config_epoch != msg.head.config_epoch {
+            node.config_epoch = msg.head.config_epoch;
             self.dirty_conf = true;
         }
-        if node.slots != msg.slots {
+        if node.slots != *msg.head.slots {
             self.update_slots_from(id, msg);
         }
         // Two primaries with one config epoch: the one with the smaller id
         // takes a new epoch, so slot conflicts always have a winner.
-        if self.me().is_master() && msg.config_epoch == self.me().config_epoch && id > self.myself {
+        if self.me().is_master()
+            && msg.head.config_epoch == self.me().config_epoch
+            && id > self.myself
+        {
             self.current_epoch += 1;
             let e = self.current_epoch;
             self.me_mut().config_epoch = e;
@@ -677,20 +707,23 @@ impl State {
         }
     }
 
-    /// A primary claims `msg.slots`: each slot it claims goes to it if it is
+    /// A primary claims `msg.head.slots`: each slot it claims goes to it if it is
     /// unassigned or its owner's config epoch is older.
     fn update_slots_from(&mut self, sender: NodeId, msg: &Message) {
         let mut lost = 0;
-        for s in msg.slots.iter() {
+        let mine = self.my_primary().id;
+        let mut took_mine = false;
+        for s in msg.head.slots.iter() {
             let owner = self.owner[s as usize];
             if owner == Some(sender) || self.importing.contains_key(&s) {
                 continue;
             }
             let wins = match owner.and_then(|o| self.nodes.get(&o)) {
                 None => true,
-                Some(o) => o.config_epoch < msg.config_epoch,
+                Some(o) => o.config_epoch < msg.head.config_epoch,
             };
             if wins {
+                took_mine |= owner == Some(mine);
                 if owner == Some(self.myself) {
                     lost += 1;
                     self.migrating.remove(&s);
@@ -701,6 +734,9 @@ impl State {
         }
         if lost > 0 {
             tracing::warn!("{lost} slots moved to {sender}, which has a newer config epoch");
+        }
+        if took_mine {
+            self.follow_new_primary(sender);
         }
     }
 
@@ -845,6 +881,7 @@ impl State {
         if state_may_change || iteration.is_multiple_of(10) {
             self.update_state();
         }
+        self.failover_cron(now);
         to_ping
     }
 
@@ -1014,8 +1051,8 @@ impl State {
         }
         let _ = write!(
             out,
-            "cluster_stats_bytes_sent:{}\r\ncluster_stats_bytes_received:{}\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
-            self.bytes_sent, self.bytes_received
+            "cluster_stats_bytes_sent:{}\r\ncluster_stats_bytes_received:{}\r\ntotal_cluster_links_buffer_limit_exceeded:{}\r\n",
+            self.bytes_sent, self.bytes_received, self.links_buffer_limit_exceeded
         );
         out
     }
@@ -1229,7 +1266,7 @@ mod tests {
                     let target = st.myself;
                     if j != from
                         && to.is_none_or(|t| t == target)
-                        && st.nodes.contains_key(&m.sender)
+                        && st.nodes.contains_key(&m.head.sender)
                     {
                         let _ = st.process(&m, "127.0.0.1", "127.0.0.1", now);
                     }
@@ -1295,6 +1332,156 @@ mod tests {
         }
     }
 
+    /// `three()` plus a fourth node replicating the first.
+    fn three_and_a_replica() -> Vec<State> {
+        let mut s = three();
+        s.push(State::new(&me(7003), 1000, false));
+        meet(&mut s, 3, 0, 3);
+        exchange(&mut s, 4);
+        exchange(&mut s, 5);
+        let primary = s[0].myself.to_string();
+        s[3].replicate(primary.as_bytes(), 0).unwrap();
+        exchange(&mut s, 6);
+        for st in &s {
+            assert!(
+                st.nodes[&s[3].myself].has(flags::SLAVE),
+                "{}",
+                st.nodes_text()
+            );
+        }
+        s
+    }
+
+    /// Runs every node's cron at `now` and delivers what it sends.
+    fn tick(states: &mut [State], now: u64) {
+        for st in states.iter_mut() {
+            st.cron(now, 1);
+        }
+        settle(states, now);
+    }
+
+    /// The replica (index 3) serves the first primary's slots with a
+    /// config epoch above every other, and the others agree.
+    fn assert_promoted(s: &[State], replica: usize) {
+        let new = s[replica].myself;
+        let epoch = s[replica].me().config_epoch;
+        for st in s {
+            let n = &st.nodes[&new];
+            assert!(n.is_master(), "{}", st.nodes_text());
+            assert_eq!(n.slots.len(), 5461, "{}", st.nodes_text());
+            assert_eq!(st.owner[0], Some(new));
+            assert_eq!(n.config_epoch, epoch);
+        }
+        assert!(s.iter().all(|st| st
+            .nodes
+            .values()
+            .all(|n| n.id == new || n.config_epoch < epoch)));
+    }
+
+    #[test]
+    fn takeover_promotes_at_once_and_the_old_primary_follows() {
+        let mut s = three_and_a_replica();
+        let old = s[0].myself;
+        s[3].manual_failover(FailoverMode::Takeover, 10).unwrap();
+        settle(&mut s, 10);
+        exchange(&mut s, 11);
+        assert_promoted(&s, 3);
+        // The old primary lost every slot to it: it now replicates it, and
+        // drops the keys of those slots.
+        assert!(s[0].me().has(flags::SLAVE));
+        assert_eq!(s[0].me().master, Some(s[3].myself));
+        assert_eq!(s[0].lost_slots.len(), 5461);
+        assert!(s[1].nodes[&old].has(flags::SLAVE), "{}", s[1].nodes_text());
+        // A primary can't be failed over.
+        let err = s[3].manual_failover(FailoverMode::Force, 12).unwrap_err();
+        assert_eq!(err, "ERR You should send CLUSTER FAILOVER to a replica");
+    }
+
+    #[test]
+    fn manual_failover_pauses_the_primary_then_wins_the_election() {
+        let mut s = three_and_a_replica();
+        s[3].manual_failover(FailoverMode::Default, 100).unwrap();
+        // MFSTART reaches the primary, which pauses writes and says so.
+        let (to, mfstart) = s[3].outbox.pop().unwrap();
+        assert_eq!(to, Some(s[0].myself));
+        s[0].process(&mfstart, "127.0.0.1", "", 100);
+        assert_eq!(s[0].writes_paused_until(), 100 + MANUAL_TIMEOUT_MS);
+        let ping = s[0].outbox.pop().unwrap().1;
+        assert_ne!(ping.head.mflags & crate::wire::mflags::PAUSED, 0);
+        s[3].process(&ping, "127.0.0.1", "", 101);
+        // The cron sends the vote request at once; every primary votes
+        // although no one is failing (FORCEACK).
+        tick(&mut s, 150);
+        assert_promoted(&s, 3);
+        exchange(&mut s, 200);
+        assert!(s[0].me().has(flags::SLAVE));
+        assert_eq!(
+            s[0].writes_paused_until(),
+            0,
+            "the pause ends with the failover"
+        );
+    }
+
+    #[test]
+    fn manual_failover_times_out_and_lifts_the_pause() {
+        let mut s = three_and_a_replica();
+        s[3].manual_failover(FailoverMode::Default, 100).unwrap();
+        let (_, mfstart) = s[3].outbox.pop().unwrap();
+        s[0].process(&mfstart, "127.0.0.1", "", 100);
+        assert!(s[0].writes_paused_until() > 0);
+        s[0].outbox.clear();
+        s[0].cron(100 + MANUAL_TIMEOUT_MS + 1, 1);
+        assert_eq!(s[0].writes_paused_until(), 0);
+        assert!(s[0].me().is_master() && s[3].me().has(flags::SLAVE));
+    }
+
+    #[test]
+    fn failed_primary_is_replaced_by_its_replica() {
+        let mut s = three_and_a_replica();
+        let dead = s.remove(0);
+        // Detected and agreed FAIL (two of three primaries).
+        for st in s.iter_mut() {
+            st.link_failed(&dead.myself, 1000);
+            st.cron(2100, 1);
+        }
+        exchange(&mut s, 2200);
+        assert!(s.iter().all(|st| st.nodes[&dead.myself].has(flags::FAIL)));
+        // Not before the random election delay (500..1000 ms).
+        tick(&mut s, 2300);
+        assert!(s[2].me().has(flags::SLAVE));
+        tick(&mut s, 3300);
+        assert_promoted(&s, 2);
+        // The dead primary comes back: it learns of the newer owner of its
+        // slots and becomes its replica.
+        let mut all = vec![dead];
+        all.append(&mut s);
+        exchange(&mut all, 9000);
+        assert!(all[0].me().has(flags::SLAVE), "{}", all[0].nodes_text());
+        assert_eq!(all[0].me().master, Some(all[3].myself));
+        assert_eq!(all[0].owner[0], Some(all[3].myself));
+    }
+
+    #[test]
+    fn a_primary_votes_once_per_epoch_and_not_for_a_live_primary() {
+        let mut s = three_and_a_replica();
+        let request = |s: &mut Vec<State>, mflags: u8| {
+            s[3].current_epoch += 1;
+            let mut m = s[3].message(Kind::AuthRequest, Body::Empty);
+            m.head.mflags = mflags;
+            s[1].process(&m, "127.0.0.1", "", 50);
+            s[1].outbox
+                .drain(..)
+                .filter(|(_, m)| m.head.kind == Kind::AuthAck)
+                .count()
+        };
+        // The primary is healthy: no vote without FORCEACK.
+        assert_eq!(request(&mut s, 0), 0);
+        assert_eq!(request(&mut s, crate::wire::mflags::FORCEACK), 1);
+        // Voted for a replica of that primary too recently.
+        assert_eq!(request(&mut s, crate::wire::mflags::FORCEACK), 0);
+        assert_eq!(s[1].last_vote_epoch, s[1].current_epoch - 1);
+    }
+
     #[test]
     fn failure_detection_and_recovery() {
         let mut s = three();
@@ -1330,7 +1517,7 @@ mod tests {
         stranger.me_mut().region = "elsewhere".into();
         let meet = stranger.ping(Kind::Meet, None, 5);
         let reply = s[0].process(&meet, "127.0.0.1", "", 5).unwrap();
-        assert_eq!(reply.kind, Kind::Reject);
+        assert_eq!(reply.head.kind, Kind::Reject);
         assert_eq!(s[0].nodes.len(), 3);
     }
 

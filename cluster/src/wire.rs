@@ -7,6 +7,8 @@
 //! its 2 KB bitmap in every message. Anything that does not decode exactly
 //! is rejected.
 
+use std::borrow::Cow;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::node::{NodeId, SlotSet};
@@ -30,19 +32,29 @@ pub enum Kind {
     /// A PUBLISH for the receiver's subscribers (Redis's
     /// CLUSTERMSG_TYPE_PUBLISH); never passed on.
     Publish = 5,
+    /// A replica asks the primaries for their vote to replace its primary.
+    AuthRequest = 6,
+    /// A primary's vote.
+    AuthAck = 7,
+    /// A replica asks its primary to pause writes for a manual failover.
+    MfStart = 8,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Ping,
         Kind::Pong,
         Kind::Meet,
         Kind::Fail,
         Kind::Reject,
         Kind::Publish,
+        Kind::AuthRequest,
+        Kind::AuthAck,
+        Kind::MfStart,
     ];
 
-    /// As CLUSTER INFO names message types.
+    /// As CLUSTER INFO names message types (Redis's names where it has
+    /// the type).
     pub fn name(self) -> &'static str {
         match self {
             Kind::Ping => "ping",
@@ -51,6 +63,9 @@ impl Kind {
             Kind::Fail => "fail",
             Kind::Reject => "reject",
             Kind::Publish => "publish",
+            Kind::AuthRequest => "auth-req",
+            Kind::AuthAck => "auth-ack",
+            Kind::MfStart => "mfstart",
         }
     }
 
@@ -80,42 +95,45 @@ pub enum Body {
         channel: Bytes,
         message: Bytes,
     },
+    /// AUTH_REQUEST, AUTH_ACK, MFSTART: the header says it all.
+    Empty,
+}
+
+/// Per-message flags (Redis's mflags).
+pub mod mflags {
+    /// From a primary: its writes are paused for a manual failover.
+    pub const PAUSED: u8 = 1;
+    /// In an auth request: vote even though the primary is not failing
+    /// (a manual failover).
+    pub const FORCEACK: u8 = 2;
 }
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
+    pub head: Header<'static>,
+    pub body: Body,
+}
+
+/// The sender's part of a frame. Borrowed from the sender's state when it
+/// frames a message (a PUBLISH is framed without copying the sender's slots
+/// and names), owned in a decoded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
     pub kind: Kind,
     pub sender: NodeId,
     pub current_epoch: u64,
     pub config_epoch: u64,
     /// MASTER / SLAVE / NOFAILOVER.
     pub flags: u16,
+    pub mflags: u8,
     pub master: Option<NodeId>,
     /// The sender's own idea of its IP ("" when it does not know yet).
-    pub ip: String,
+    pub ip: Cow<'a, str>,
     pub port: u16,
     pub cport: u16,
-    pub region: String,
-    pub zone: String,
-    pub slots: SlotSet,
-    pub body: Body,
-}
-
-/// The sender's part of a frame, borrowed from whoever sends it, so a
-/// PUBLISH is framed without copying the sender's slots and names.
-pub struct Header<'a> {
-    pub kind: Kind,
-    pub sender: NodeId,
-    pub current_epoch: u64,
-    pub config_epoch: u64,
-    pub flags: u16,
-    pub master: Option<NodeId>,
-    pub ip: &'a str,
-    pub port: u16,
-    pub cport: u16,
-    pub region: &'a str,
-    pub zone: &'a str,
-    pub slots: &'a SlotSet,
+    pub region: Cow<'a, str>,
+    pub zone: Cow<'a, str>,
+    pub slots: Cow<'a, SlotSet>,
 }
 
 impl Header<'_> {
@@ -130,6 +148,7 @@ impl Header<'_> {
         out.put_u64(self.current_epoch);
         out.put_u64(self.config_epoch);
         out.put_u16(self.flags);
+        out.put_u8(self.mflags);
         match &self.master {
             Some(m) => {
                 out.put_u8(1);
@@ -137,29 +156,24 @@ impl Header<'_> {
             }
             None => out.put_u8(0),
         }
-        put_str(&mut out, self.ip);
+        put_str(&mut out, &self.ip);
         out.put_u16(self.port);
         out.put_u16(self.cport);
-        put_str(&mut out, self.region);
-        put_str(&mut out, self.zone);
-        put_slots(&mut out, self.slots);
+        put_str(&mut out, &self.region);
+        put_str(&mut out, &self.zone);
+        put_slots(&mut out, &self.slots);
         out
     }
 
-    pub fn message(&self, body: Body) -> Message {
+    pub fn message(self, body: Body) -> Message {
         Message {
-            kind: self.kind,
-            sender: self.sender,
-            current_epoch: self.current_epoch,
-            config_epoch: self.config_epoch,
-            flags: self.flags,
-            master: self.master,
-            ip: self.ip.to_string(),
-            port: self.port,
-            cport: self.cport,
-            region: self.region.to_string(),
-            zone: self.zone.to_string(),
-            slots: self.slots.clone(),
+            head: Header {
+                ip: Cow::Owned(self.ip.into_owned()),
+                region: Cow::Owned(self.region.into_owned()),
+                zone: Cow::Owned(self.zone.into_owned()),
+                slots: Cow::Owned(self.slots.into_owned()),
+                ..self
+            },
             body,
         }
     }
@@ -194,7 +208,7 @@ pub fn is_publish(head: &[u8]) -> bool {
 
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?} from {}", self.kind, self.sender)
+        write!(f, "{:?} from {}", self.head.kind, self.head.sender)
     }
 }
 
@@ -227,26 +241,9 @@ fn put_slots(out: &mut BytesMut, slots: &SlotSet) {
 }
 
 impl Message {
-    pub fn header(&self) -> Header<'_> {
-        Header {
-            kind: self.kind,
-            sender: self.sender,
-            current_epoch: self.current_epoch,
-            config_epoch: self.config_epoch,
-            flags: self.flags,
-            master: self.master,
-            ip: &self.ip,
-            port: self.port,
-            cport: self.cport,
-            region: &self.region,
-            zone: &self.zone,
-            slots: &self.slots,
-        }
-    }
-
     /// The whole frame, length prefix included.
     pub fn encode(&self) -> BytesMut {
-        let mut out = self.header().start(0);
+        let mut out = self.head.start(0);
         match &self.body {
             Body::Gossip(entries) => {
                 out.put_u16(entries.len() as u16);
@@ -261,6 +258,7 @@ impl Message {
             Body::Fail(id) => out.put_slice(&id.0),
             Body::Reject(reason) => put_str(&mut out, reason),
             Body::Publish { channel, message } => put_publish(&mut out, channel, message),
+            Body::Empty => {}
         }
         finish(&mut out);
         out
@@ -277,6 +275,7 @@ impl Message {
         let current_epoch = r.u64()?;
         let config_epoch = r.u64()?;
         let flags = r.u16()?;
+        let mflags = r.u8()?;
         let master = match r.u8()? {
             0 => None,
             1 => Some(r.id()?),
@@ -309,25 +308,27 @@ impl Message {
                 channel: r.bytes()?,
                 message: r.bytes()?,
             },
+            Kind::AuthRequest | Kind::AuthAck | Kind::MfStart => Body::Empty,
         };
         if !r.0.is_empty() {
             return None;
         }
-        Some(Message {
+        let head = Header {
             kind,
             sender,
             current_epoch,
             config_epoch,
             flags,
+            mflags,
             master,
-            ip,
+            ip: Cow::Owned(ip),
             port,
             cport,
-            region,
-            zone,
-            slots,
-            body,
-        })
+            region: Cow::Owned(region),
+            zone: Cow::Owned(zone),
+            slots: Cow::Owned(slots),
+        };
+        Some(Message { head, body })
     }
 }
 
@@ -402,21 +403,22 @@ mod tests {
         (0..=5460).for_each(|s| {
             slots.insert(s);
         });
-        Message {
+        Header {
             kind: Kind::Ping,
             sender: NodeId::random(),
             current_epoch: 7,
             config_epoch: 3,
             flags: crate::node::flags::MASTER,
+            mflags: mflags::PAUSED,
             master: None,
             ip: "127.0.0.1".into(),
             port: 7000,
             cport: 17000,
             region: "eu".into(),
             zone: "eu-1a".into(),
-            slots,
-            body,
+            slots: Cow::Owned(slots),
         }
+        .message(body)
     }
 
     #[test]
@@ -434,24 +436,30 @@ mod tests {
         // A ping with one slot range and two gossip entries: far below
         // Redis's 2 KB header.
         assert!(frame.len() < 300, "{}", frame.len());
+        for kind in [Kind::AuthRequest, Kind::AuthAck, Kind::MfStart] {
+            let mut m = sample(Body::Empty);
+            m.head.kind = kind;
+            assert_eq!(Message::decode(&m.encode()[4..]), Some(m));
+        }
     }
 
     #[test]
     fn long_text_is_cut_on_a_char_boundary() {
         let mut m = sample(Body::Gossip(vec![]));
-        m.zone = "é".repeat(200);
+        m.head.zone = "é".repeat(200).into();
         let decoded = Message::decode(&m.encode()[4..]).unwrap();
-        assert_eq!(decoded.zone, "é".repeat(127));
+        assert_eq!(decoded.head.zone, "é".repeat(127));
     }
 
     #[test]
     fn bitmap_when_fragmented() {
         let mut m = sample(Body::Fail(NodeId::random()));
-        m.kind = Kind::Fail;
-        m.slots = SlotSet::default();
+        m.head.kind = Kind::Fail;
+        let mut slots = SlotSet::default();
         (0..16384).step_by(2).for_each(|s| {
-            m.slots.insert(s);
+            slots.insert(s);
         });
+        m.head.slots = Cow::Owned(slots);
         let frame = m.encode();
         assert!(frame.len() < 2200);
         assert_eq!(Message::decode(&frame[4..]), Some(m));
@@ -463,12 +471,12 @@ mod tests {
             channel: Bytes::from_static(b"news"),
             message: Bytes::from(vec![0u8, 255, b'\r', b'\n']),
         });
-        m.kind = Kind::Publish;
+        m.head.kind = Kind::Publish;
         let frame = m.encode();
         assert!(is_publish(&frame[4..]));
         assert_eq!(Message::decode(&frame[4..]), Some(m.clone()));
         // Framed from a borrowed header, as the bus sends it: same bytes.
-        let mut direct = m.header().start(12);
+        let mut direct = m.head.start(12);
         put_publish(&mut direct, b"news", &[0, 255, b'\r', b'\n']);
         finish(&mut direct);
         assert_eq!(direct, frame);
@@ -484,7 +492,7 @@ mod tests {
     #[test]
     fn malformed_is_rejected() {
         let mut m = sample(Body::Reject("no".into()));
-        m.kind = Kind::Reject;
+        m.head.kind = Kind::Reject;
         let frame = m.encode();
         assert!(Message::decode(&frame[4..]).is_some());
         let body = &frame[4..];

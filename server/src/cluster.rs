@@ -82,9 +82,13 @@ pub fn settings_changed(server: &Server) {
     if let Some(cluster) = &server.cluster {
         let c = server.config.read();
         let (timeout, full) = (c.cluster_node_timeout, c.cluster_require_full_coverage);
+        let no_failover = c.cluster_replica_no_failover;
+        let sendbuf_limit = c.cluster_link_sendbuf_limit;
         drop(c);
         cluster.with_state(|s, _| {
             s.node_timeout = timeout;
+            s.link_sendbuf_limit = sendbuf_limit;
+            s.set_no_failover(no_failover);
             if s.full_coverage != full {
                 s.full_coverage = full;
                 s.update_state();

@@ -68,6 +68,8 @@ pub struct Config {
     pub cluster_config_file: String,
     pub cluster_node_timeout: u64,
     pub cluster_require_full_coverage: bool,
+    pub cluster_replica_no_failover: bool,
+    pub cluster_link_sendbuf_limit: u64,
     pub dir: String,
     pub maxmemory: u64,
     pub maxmemory_policy: Policy,
@@ -107,6 +109,8 @@ impl Default for Config {
             cluster_config_file: String::new(),
             cluster_node_timeout: 15000,
             cluster_require_full_coverage: false,
+            cluster_replica_no_failover: false,
+            cluster_link_sendbuf_limit: 0,
             dir: ".".into(),
             maxmemory: 0,
             maxmemory_policy: Policy::AllKeysLfu,
@@ -310,6 +314,8 @@ params! {
     "cluster-config-file" => cluster_config_file, text, show, false, "cluster state file (default nodes-<port>.conf in --dir)";
     "cluster-node-timeout" => cluster_node_timeout, parse_int, show, true, "failure detection timeout, ms";
     "cluster-require-full-coverage" => cluster_require_full_coverage, parse_bool, show_bool, true, "stop serving when some slot is uncovered";
+    "cluster-replica-no-failover" => cluster_replica_no_failover, parse_bool, show_bool, true, "yes: this replica never replaces a failed primary by itself";
+    "cluster-link-sendbuf-limit" => cluster_link_sendbuf_limit, parse_memory, show, true, "bytes a cluster bus link may have queued before it is freed (0: no limit)";
     "dir" => dir, text, show, false, "working directory for files the node writes";
     "maxmemory" => maxmemory, parse_memory, show, true, "memory limit in bytes (100mb, 1gb …); 0: none";
     "maxmemory-policy" => maxmemory_policy, parse_policy, show, true, "eviction policy";

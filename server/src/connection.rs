@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::blocking::{self, Wake};
 use crate::client::{Client, ClientHandle};
-use crate::commands;
+use crate::commands::{self, Executed};
 use crate::pubsub;
 use crate::server::Server;
 use crate::stats::BatchStats;
@@ -49,7 +49,15 @@ enum Next {
     /// Another batch holds `exclusive` alone: run the commands once it
     /// lets go, or its script turns busy.
     Wait,
+    /// Writes are paused until this unix ms: run the commands then, or
+    /// sooner if the pause is lifted.
+    Paused(u64),
 }
+
+/// How often a connection held back by a write pause looks whether the
+/// pause was lifted early (a manual failover ends as the new primary
+/// takes over).
+const PAUSE_POLL: Duration = Duration::from_millis(10);
 
 pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
     let auth_required = server.hot.auth_required.load(Relaxed);
@@ -97,7 +105,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
             server.stats.add(&mut stats);
             client.publish_state();
             closing = matches!(next, Next::Close);
-            to_parse = matches!(next, Next::Flush | Next::Wait);
+            to_parse = matches!(next, Next::Flush | Next::Wait | Next::Paused(_));
             if input.is_empty() && big_input {
                 input = BytesMut::with_capacity(READ_CHUNK);
             }
@@ -175,6 +183,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
             wake = blocking::wait(&client), if !matches!(next, Next::Wait) => woke = Some(wake),
             _ = pubsub::wait(&client) => {}
             _ = server.scripts.wait(&server.db), if matches!(next, Next::Wait) => waited = true,
+            _ = pause_over(&next), if matches!(next, Next::Paused(_)) => {}
         }
         if handle.is_killed() {
             return;
@@ -188,6 +197,16 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
             None => {}
         }
     }
+}
+
+/// Resolves when a connection held back by a write pause should try
+/// again; never for one that is not.
+async fn pause_over(next: &Next) {
+    let Next::Paused(until) = *next else {
+        return std::future::pending().await;
+    };
+    let left = Duration::from_millis(until.saturating_sub(crate::clock::unix_ms()));
+    tokio::time::sleep(left.min(PAUSE_POLL)).await;
 }
 
 /// Writes as much of `output` as the socket takes without waiting.
@@ -299,9 +318,11 @@ fn run_batch(
                     .db
                     .next_in_batch(peek_first_key(&input[parsed.consumed..]));
                 let argv = parser.argv(input, &parsed);
-                if !commands::execute(server, client, output, argv, stats, &mut hold) {
-                    // Left in the input: it runs once `exclusive` is free.
-                    break Next::Wait;
+                // One that must wait is left in the input.
+                match commands::execute(server, client, output, argv, stats, &mut hold) {
+                    Executed::Done => {}
+                    Executed::WaitExclusive => break Next::Wait,
+                    Executed::Paused(until) => break Next::Paused(until),
                 }
                 input.advance(parsed.consumed);
                 if client.blocked.is_some() {

@@ -128,6 +128,16 @@ impl Node {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Sends `sig` (`-STOP`, `-CONT` …) to this node's process, by PID.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig} {}", self.pid());
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -269,3 +269,39 @@ fn a_cluster_config_file_serves_one_node() {
     let slots: String = q(&mut con, &["CLUSTER", "NODES"]);
     assert!(slots.contains(" 0-99"), "{slots}");
 }
+
+#[test]
+fn a_link_to_a_stuck_node_is_freed_at_its_send_buffer_limit() {
+    let nodes: Vec<Node> = (0..2).map(|_| cluster_node()).collect();
+    form_cluster(&nodes);
+    let mut con = nodes[0].client();
+    q::<()>(
+        &mut con,
+        &["CONFIG", "SET", "cluster-link-sendbuf-limit", "1mb"],
+    );
+    // The peer stops reading: PUBLISHes pile up on the link to it until
+    // the link passes the limit and is freed.
+    nodes[1].signal("-STOP");
+    let message = vec![b'x'; 256 * 1024];
+    for _ in 0..64 {
+        publish(&nodes[0], b"news", &message);
+    }
+    let freed = stat(&nodes[0], "total_cluster_links_buffer_limit_exceeded");
+    nodes[1].signal("-CONT");
+    assert!(freed >= 1, "no link was freed");
+    // The link comes back: a PUBLISH reaches the peer's subscriber again.
+    wait_until(Duration::from_secs(20), "the link is back", || {
+        cluster_settled(&nodes)
+    });
+    let mut sub = nodes[1].raw();
+    sub.send(&resp(&[b"SUBSCRIBE", b"news"]));
+    read_until(&mut sub, &frame(false, &[b"subscribe", b"news"], Some(1)));
+    wait_until(Duration::from_secs(10), "a PUBLISH gets through", || {
+        publish(&nodes[0], b"news", b"again");
+        stat(&nodes[1], "cluster_stats_messages_publish_received") > 0
+    });
+    read_until(
+        &mut sub,
+        &frame(false, &[b"message", b"news", b"again"], None),
+    );
+}

@@ -42,7 +42,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "publish",
         3,
-        PS | LD | ST | F,
+        PS | LD | ST | F | Flags::MAY_REPLICATE,
         NK,
         G,
         "2.0.0",

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use slotcache_cluster::{flags, key_slot, Cluster, Node, SetSlot, State, SLOT_COUNT};
+use slotcache_cluster::{flags, key_slot, Cluster, FailoverMode, Node, SetSlot, State, SLOT_COUNT};
 use slotcache_protocol::Argv;
 
 use super::{help_reply, int_arg, is, CmdError, CmdResult, Ctx, SYNTAX};
@@ -360,22 +360,13 @@ fn replicas(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 }
 
 fn failover(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let cluster = cluster(ctx)?;
-    if argv.len() > 3
-        || (argv.len() == 3 && !is(argv.get(2), "force") && !is(argv.get(2), "takeover"))
-    {
-        return Err(SYNTAX);
-    }
-    if cluster.read(|s, _| s.me().is_master()) {
-        return Err(CmdError::Static(
-            "ERR You should send CLUSTER FAILOVER to a replica",
-        ));
-    }
-    // Promotion needs the replica to hold its primary's data, which comes
-    // with replication.
-    Err(CmdError::Static(
-        "ERR CLUSTER FAILOVER is not supported yet: replicas hold no data until replication exists",
-    ))
+    let mode = match argv.len() {
+        2 => FailoverMode::Default,
+        3 if is(argv.get(2), "force") => FailoverMode::Force,
+        3 if is(argv.get(2), "takeover") => FailoverMode::Takeover,
+        _ => return Err(SYNTAX),
+    };
+    change(ctx, |s, now| s.manual_failover(mode, now))
 }
 
 fn reset(ctx: &mut Ctx, argv: &Argv) -> CmdResult {

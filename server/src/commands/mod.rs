@@ -254,10 +254,20 @@ impl Drop for Alone<'_> {
     }
 }
 
+/// What became of a command handed to `execute`.
+pub enum Executed {
+    /// It ran (or was queued, or refused): its reply is in the output.
+    Done,
+    /// It wants `exclusive` alone and another batch has it
+    /// (`Hold::Waiting`): the batch stops there and runs it again later.
+    WaitExclusive,
+    /// It writes, and writes are paused until this unix ms (a manual
+    /// failover): the batch stops there and runs it again later.
+    Paused(u64),
+}
+
 /// Runs one command and writes its reply to `out`, under the batch's
-/// `hold` of `exclusive`. False when it did not run because it wants
-/// `exclusive` alone and another batch has it (`Hold::Waiting`): the batch
-/// stops there and runs it again later.
+/// `hold` of `exclusive`, unless it must wait (see `Executed`).
 pub fn execute<'a>(
     server: &'a Server,
     client: &mut Client,
@@ -265,9 +275,10 @@ pub fn execute<'a>(
     argv: Argv,
     stats: &mut BatchStats,
     hold: &mut Hold<'a>,
-) -> bool {
-    let Some(asking) = dispatch(server, client, out, argv, stats, hold) else {
-        return false;
+) -> Executed {
+    let asking = match dispatch(server, client, out, argv, stats, hold) {
+        Ok(asking) => asking,
+        Err(wait) => return wait,
     };
     stats.commands += 1;
     // ASKING covers the command right after it, or a whole transaction
@@ -275,11 +286,11 @@ pub fn execute<'a>(
     if !asking && !client.tx.in_multi() {
         client.asking = false;
     }
-    true
+    Executed::Done
 }
 
-/// Checks, queues or runs one command; whether it was ASKING, or None if
-/// it must wait for `exclusive`.
+/// Checks, queues or runs one command; whether it was ASKING, or why it
+/// must wait.
 fn dispatch<'a>(
     server: &'a Server,
     client: &mut Client,
@@ -287,7 +298,7 @@ fn dispatch<'a>(
     argv: Argv,
     stats: &mut BatchStats,
     hold: &mut Hold<'a>,
-) -> Option<bool> {
+) -> Result<bool, Executed> {
     let checked = check(server, client, &argv).and_then(|cmd| {
         if matches!(hold, Hold::Busy) && !cmd.spec.flags.has(Flags::ALLOW_BUSY) {
             return Err(CmdError::Static(crate::scripting::BUSY));
@@ -299,11 +310,21 @@ fn dispatch<'a>(
         Err(e) => {
             stats.errors += 1;
             multi::refused(server, client, &argv, e.message(), out);
-            return Some(false);
+            return Ok(false);
         }
     };
+    // As Redis postpones a paused write, inside MULTI too: it runs once
+    // the pause ends (by then its slot may have a new owner: -MOVED). A
+    // blocked command served again is not new: it goes on.
+    if let (Some(cluster), None) = (&server.cluster, &client.blocked) {
+        let paused_until = cluster.writes_paused_until.load(Relaxed);
+        if paused_until != 0 && paused_until > clock::unix_ms() && multi::may_replicate(client, cmd)
+        {
+            return Err(Executed::Paused(paused_until));
+        }
+    }
     if multi::queue(client, cmd, &argv, out) {
-        return Some(false);
+        return Ok(false);
     }
     // Scripts, and EXEC unless holding its keys' slots isolates it, run
     // with no other command in between. MULTI only opens a transaction: it
@@ -314,11 +335,11 @@ fn dispatch<'a>(
         _ => hold.switch(&server.db, runs_alone(cmd)),
     };
     if !switched {
-        return None;
+        return Err(Executed::WaitExclusive);
     }
     let reply = Reply::new(out, client.resp3);
     call(server, client, reply, &argv, cmd, stats, true);
-    Some(cmd.spec.name == "asking")
+    Ok(cmd.spec.name == "asking")
 }
 
 /// Scripts: they take `exclusive` for their whole run, and lock the slots

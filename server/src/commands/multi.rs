@@ -88,6 +88,23 @@ pub(super) fn needs_exclusive(client: &Client) -> bool {
     client.tx.queued.as_ref().is_some_and(walks_keyspace)
 }
 
+/// Whether the command about to run may write or be replicated (scripts,
+/// PUBLISH), counting a transaction's queued commands for EXEC: what a
+/// write pause holds back, as Redis's is_may_replicate_command.
+pub(super) fn may_replicate(client: &Client, cmd: CommandRef) -> bool {
+    let replicated = |cmd: CommandRef| cmd.spec.flags.has(Flags::WRITE | Flags::MAY_REPLICATE);
+    match (cmd.spec.name, &client.tx.queued) {
+        ("exec", Some(queued)) => queued.commands.iter().any(|(c, _)| replicated(*c)),
+        _ => replicated(cmd),
+    }
+}
+
+impl Queued {
+    fn writes(&self) -> bool {
+        self.commands.iter().any(|(cmd, _)| cmd.spec.is_write())
+    }
+}
+
 fn walks_keyspace(queued: &Queued) -> bool {
     queued
         .commands
@@ -206,8 +223,8 @@ fn exec(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     // routes EXEC, before looking at anything else).
     if let Some(cluster) = &ctx.server.cluster {
         let keys = || queued_keys(&queued);
-        let write = queued.commands.iter().any(|(cmd, _)| cmd.spec.is_write());
-        let routed = crate::cluster::route_keys(ctx.server, cluster, ctx.client, keys, write);
+        let routed =
+            crate::cluster::route_keys(ctx.server, cluster, ctx.client, keys, queued.writes());
         if routed.is_err() {
             release(ctx.server, &mut ctx.client.tx, false);
             return routed;
