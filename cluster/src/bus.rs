@@ -47,6 +47,8 @@ struct Shared {
     state: State,
     links: HashMap<NodeId, Link>,
     next_link: u64,
+    /// The epochs in nodes.conf as last flushed to disk (see `commit`).
+    synced_epochs: (u64, u64, u64),
 }
 
 struct Link {
@@ -151,6 +153,7 @@ impl Cluster {
                 state,
                 links: HashMap::new(),
                 next_link: 0,
+                synced_epochs: (0, 0, 0),
             }),
             routing: RwLock::new(Routing::empty()),
             writes_paused_until: AtomicU64::new(0),
@@ -250,7 +253,20 @@ impl Cluster {
         let mut saved = Ok(());
         if state.dirty_conf {
             state.dirty_conf = false;
-            saved = save_atomically(&self.conf_path, &state.conf_text());
+            // As Redis: the file is rewritten on every change, but flushed
+            // to disk only when an epoch moved (a vote or a config epoch
+            // must survive a power cut; slot moves, which redis-cli makes
+            // several per slot, need not wait for the disk).
+            let epochs = (
+                state.current_epoch,
+                state.me().config_epoch,
+                state.last_vote_epoch,
+            );
+            let sync = epochs != shared.synced_epochs;
+            saved = save_atomically(&self.conf_path, &state.conf_text(), sync);
+            if sync && saved.is_ok() {
+                shared.synced_epochs = epochs;
+            }
         }
         for (to, msg) in std::mem::take(&mut state.outbox) {
             let frame = msg.encode().freeze();
@@ -343,6 +359,7 @@ impl Cluster {
                 state,
                 links,
                 next_link,
+                ..
             } = &mut *shared;
             let to_ping = state.cron(now, iteration);
             let timeout = state.node_timeout;
@@ -588,13 +605,16 @@ fn lock_config(path: &Path) -> Result<File, String> {
     }
 }
 
-/// Writes `text` to a temporary file, syncs it and renames it over `path`,
-/// so a crash leaves the old or the new file, never half of one.
-pub fn save_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` to a temporary file, syncs it if `sync`, and renames it
+/// over `path`, so a crash leaves the old or the new file, never half of
+/// one (unsynced, the rename may be lost on a power cut, not on a crash).
+pub fn save_atomically(path: &Path, text: &str, sync: bool) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp-write");
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(text.as_bytes())?;
-    f.sync_all()?;
+    if sync {
+        f.sync_all()?;
+    }
     std::fs::rename(&tmp, path)
 }
 
@@ -617,7 +637,7 @@ mod tests {
             "{refused}"
         );
         // The rewrite replaces the config file, not what the lock is on.
-        save_atomically(&conf, "new\n").unwrap();
+        save_atomically(&conf, "new\n", true).unwrap();
         assert!(lock_config(&conf).is_err());
         assert!(lock_config(&dir.join("other.conf")).is_ok());
         drop(held);

@@ -33,11 +33,17 @@ impl Routing {
             addrs.push(format!("{}:{}", n.ip, n.port));
         }
         let idx = |id| index.get(id).copied().unwrap_or(NONE);
-        let owner = state
-            .owner
-            .iter()
-            .map(|o| o.as_ref().map_or(NONE, idx))
-            .collect();
+        // From each primary's slot bitmap (kept equal to `state.owner` by
+        // `State::assign`): looking each slot's owner up in `index` cost
+        // ~1 ms per rebuild, which redis-cli's reshard pays several times
+        // per slot it moves.
+        let mut owner = vec![NONE; SLOT_COUNT].into_boxed_slice();
+        for n in state.nodes.values().filter(|n| !n.slots.is_empty()) {
+            let i = idx(&n.id);
+            for slot in n.slots.iter() {
+                owner[slot as usize] = i;
+            }
+        }
         let me = idx(&state.myself);
         let my_primary = idx(&state.my_primary().id);
         Routing {
