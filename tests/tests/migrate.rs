@@ -764,3 +764,56 @@ fn redis_cli_reshard_and_del_node_move_keys() {
     let mut cluster = ClusterClient::new(urls).unwrap().get_connection().unwrap();
     check_keys(&mut cluster, KEYS);
 }
+
+#[test]
+fn redis_cli_rebalance_evens_out_slots_with_their_keys() {
+    // Two primaries, 209 slots off balance (over redis-cli's 2% threshold).
+    let nodes: Vec<Node> = (0..2)
+        .map(|_| Node::start(&["--cluster-enabled", "yes"]))
+        .collect();
+    for (i, (node, (a, b))) in nodes
+        .iter()
+        .zip([("0", "8400"), ("8401", "16383")])
+        .enumerate()
+    {
+        let mut con = node.client();
+        q::<()>(&mut con, &["CLUSTER", "ADDSLOTSRANGE", a, b]);
+        let epoch = (i + 1).to_string();
+        q::<()>(&mut con, &["CLUSTER", "SET-CONFIG-EPOCH", &epoch]);
+    }
+    let first = format!("127.0.0.1:{}", nodes[0].port);
+    let port = nodes[0].port.to_string();
+    q::<()>(
+        &mut nodes[1].client(),
+        &["CLUSTER", "MEET", "127.0.0.1", &port],
+    );
+    wait_until(Duration::from_secs(20), "the cluster forms", || {
+        slotcache_tests::cluster_settled(&nodes)
+            && nodes.iter().all(|n| {
+                let info: String = q(&mut n.client(), &["CLUSTER", "INFO"]);
+                info.contains("cluster_state:ok")
+            })
+    });
+    let urls: Vec<String> = nodes.iter().map(|n| n.url()).collect();
+    let mut cluster = ClusterClient::new(urls).unwrap().get_connection().unwrap();
+    const KEYS: usize = 2000;
+    for i in 0..KEYS {
+        write_key(&mut cluster, i);
+    }
+    let (ok, out) = redis_cli(&["--cluster", "rebalance", &first]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Moving 209 slots"), "{out}");
+    wait_until(Duration::from_secs(20), "the nodes agree", || {
+        redis_cli(&["--cluster", "check", &first])
+            .1
+            .contains("[OK] All nodes agree")
+    });
+    cluster_check(&first);
+    assert_eq!(nodes.iter().map(slots_of).collect::<Vec<_>>(), [8192, 8192]);
+    let total: usize = nodes
+        .iter()
+        .map(|n| q::<usize>(&mut n.client(), &["DBSIZE"]))
+        .sum();
+    assert_eq!(total, KEYS);
+    check_keys(&mut cluster, KEYS);
+}
