@@ -1436,6 +1436,33 @@ mod tests {
     }
 
     #[test]
+    fn votes_arriving_after_the_manual_failover_ended_count_for_nothing() {
+        let mut s = three_and_a_replica();
+        s[3].manual_failover(FailoverMode::Force, 100).unwrap();
+        s[3].cron(100, 1);
+        let (_, request) = s[3]
+            .outbox
+            .drain(..)
+            .find(|(_, m)| m.head.kind == Kind::AuthRequest)
+            .unwrap();
+        // Two voters were stopped: their votes come after the manual
+        // failover timed out.
+        let late: Vec<Message> = (1..3)
+            .map(|i| {
+                s[i].process(&request, "127.0.0.1", "", 100);
+                let (_, ack) = s[i].outbox.pop().unwrap();
+                assert_eq!(ack.head.kind, Kind::AuthAck);
+                ack
+            })
+            .collect();
+        s[3].cron(100 + MANUAL_TIMEOUT_MS + 1, 1);
+        for ack in &late {
+            s[3].process(ack, "127.0.0.1", "", 100 + MANUAL_TIMEOUT_MS + 2);
+        }
+        assert!(s[3].me().has(flags::SLAVE), "{}", s[3].nodes_text());
+    }
+
+    #[test]
     fn failed_primary_is_replaced_by_its_replica() {
         let mut s = three_and_a_replica();
         let dead = s.remove(0);

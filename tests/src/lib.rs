@@ -356,3 +356,41 @@ pub fn form_cluster(nodes: &[Node]) {
         }) && cluster_settled(nodes)
     });
 }
+
+/// Runs redis-cli with `args`, feeding it `stdin` (for its prompts);
+/// whether it succeeded, and stdout then stderr.
+pub fn redis_cli(args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new("redis-cli")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redis-cli is installed (scripts/test installs it)");
+    let mut input = child.stdin.take().unwrap();
+    let text = stdin.unwrap_or("").to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(text.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// `redis-cli --cluster check` from `addr`: the nodes agree, every slot is
+/// covered, no warning or error. Its output otherwise.
+pub fn cluster_check(addr: &str) -> Result<(), String> {
+    let (ok, out) = redis_cli(&["--cluster", "check", addr], None);
+    let clean = ok
+        && out.contains("[OK] All nodes agree about slots configuration.")
+        && out.contains("[OK] All 16384 slots covered.")
+        && !out.contains("[WARNING]")
+        && !out.contains("[ERR]");
+    if clean {
+        Ok(())
+    } else {
+        Err(out)
+    }
+}

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::cluster::ClusterClient;
-use slotcache_tests::{binary, free_port, resp, wait_until, Node};
+use slotcache_tests::{binary, cluster_check, free_port, redis_cli, resp, wait_until, Node};
 
 /// A cluster node whose process can be killed and restarted on the same
 /// port and directory.
@@ -159,26 +159,6 @@ fn form(n: usize, timeout_ms: u64) -> Vec<CNode> {
     nodes
 }
 
-fn redis_cli(args: &[&str], stdin: Option<&str>) -> (bool, String) {
-    let mut child = Command::new("redis-cli")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("redis-cli is installed");
-    let mut input = child.stdin.take().unwrap();
-    let text = stdin.unwrap_or("").to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = input.write_all(text.as_bytes());
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
 #[test]
 fn redis_cli_creates_a_cluster_that_clients_use() {
     let nodes: Vec<CNode> = (0..6).map(|_| CNode::start(5000)).collect();
@@ -190,17 +170,7 @@ fn redis_cli_creates_a_cluster_that_clients_use() {
     assert!(ok, "{out}");
     assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
 
-    let (ok, out) = redis_cli(&["--cluster", "check", &addrs[0]], None);
-    assert!(ok, "{out}");
-    assert!(
-        out.contains("[OK] All nodes agree about slots configuration."),
-        "{out}"
-    );
-    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
-    assert!(
-        !out.contains("[WARNING]") && !out.contains("[ERR]"),
-        "{out}"
-    );
+    cluster_check(&addrs[0]).unwrap();
     // Three primaries, three replicas, each replica naming its primary.
     let view = nodes[0].nodes();
     let replicas: Vec<&str> = view.lines().filter(|l| l.contains(" slave ")).collect();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use redis::Commands;
-use slotcache_tests::{err, form_cluster, q, wait_until, Node};
+use slotcache_tests::{cluster_check, err, form_cluster, q, wait_until, Node};
 
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -64,10 +64,6 @@ fn cluster_with_replica() -> (Vec<Node>, Node) {
     (primaries, replica)
 }
 
-fn cluster_check(node: &Node) -> String {
-    node.cli(&["--cluster", "check", &format!("127.0.0.1:{}", node.port)])
-}
-
 /// The cluster client writes and reads back keys across all slots.
 fn cluster_client_works(node: &Node) {
     let client = redis::cluster::ClusterClient::new(vec![node.url()]).unwrap();
@@ -122,7 +118,7 @@ fn manual_failover_swaps_primary_and_replica() {
         "{info}"
     );
     wait_until(BOUND, "redis-cli --cluster check passes", || {
-        cluster_check(&replica).contains("[OK] All 16384 slots covered.")
+        cluster_check(&format!("127.0.0.1:{}", replica.port)).is_ok()
     });
     cluster_client_works(&replica);
     // The old primary answers for its former slots with a redirect.

@@ -3,12 +3,13 @@
 //! `redis-cli --cluster reshard / del-node` moving slots with their keys
 //! between slotcache nodes.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use redis::cluster::ClusterClient;
 use redis::ConnectionLike;
-use slotcache_tests::{cmd, err, form_cluster, free_port, q, wait_until, Node};
+use slotcache_tests::{
+    cluster_check, cmd, err, form_cluster, free_port, q, redis_cli, wait_until, Node,
+};
 
 mod reference;
 use reference::Reference;
@@ -568,31 +569,6 @@ fn migrate_to_redis_server_with_select_and_auth() {
     assert_eq!(q::<String>(&mut s, &["GET", "k"]), "v");
 }
 
-fn redis_cli(args: &[&str]) -> (bool, String) {
-    let out = Command::new("redis-cli")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("redis-cli is installed");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-fn cluster_check(addr: &str) {
-    let (ok, out) = redis_cli(&["--cluster", "check", addr]);
-    assert!(ok, "{out}");
-    assert!(
-        out.contains("[OK] All nodes agree about slots configuration."),
-        "{out}"
-    );
-    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
-    assert!(
-        !out.contains("[WARNING]") && !out.contains("[ERR]"),
-        "{out}"
-    );
-}
-
 fn slots_of(node: &Node) -> usize {
     let view: String = q(&mut node.client(), &["CLUSTER", "NODES"]);
     let me = view.lines().find(|l| l.contains("myself")).unwrap();
@@ -676,7 +652,7 @@ fn redis_cli_reshard_and_del_node_move_keys() {
     let addr = |n: &Node| format!("127.0.0.1:{}", n.port);
     let first = addr(&nodes[0]);
     let fresh = Node::start(&["--cluster-enabled", "yes"]);
-    let (ok, out) = redis_cli(&["--cluster", "add-node", &addr(&fresh), &first]);
+    let (ok, out) = redis_cli(&["--cluster", "add-node", &addr(&fresh), &first], None);
     assert!(ok, "{out}");
     wait_until(Duration::from_secs(20), "the new node joins", || {
         nodes.iter().chain([&fresh]).all(|n| {
@@ -696,25 +672,28 @@ fn redis_cli_reshard_and_del_node_move_keys() {
     // redis-cli moves a slot at a time, and a full rebalance takes minutes
     // on a loaded machine.)
     let id: String = q(&mut fresh.client(), &["CLUSTER", "MYID"]);
-    let (ok, out) = redis_cli(&[
-        "--cluster",
-        "reshard",
-        &first,
-        "--cluster-from",
-        "all",
-        "--cluster-to",
-        &id,
-        "--cluster-slots",
-        "400",
-        "--cluster-yes",
-    ]);
+    let (ok, out) = redis_cli(
+        &[
+            "--cluster",
+            "reshard",
+            &first,
+            "--cluster-from",
+            "all",
+            "--cluster-to",
+            &id,
+            "--cluster-slots",
+            "400",
+            "--cluster-yes",
+        ],
+        None,
+    );
     assert!(ok, "{out}");
     wait_until(Duration::from_secs(20), "the nodes agree", || {
-        redis_cli(&["--cluster", "check", &first])
+        redis_cli(&["--cluster", "check", &first], None)
             .1
             .contains("[OK] All nodes agree")
     });
-    cluster_check(&first);
+    cluster_check(&first).unwrap();
     let moved = slots_of(&fresh);
     // redis-cli splits the 400 among the sources, rounding down.
     assert!((397..=400).contains(&moved), "{moved} slots moved");
@@ -730,27 +709,30 @@ fn redis_cli_reshard_and_del_node_move_keys() {
 
     // Empty the new node again, then remove it from the cluster.
     let to: String = q(&mut nodes[0].client(), &["CLUSTER", "MYID"]);
-    let (ok, out) = redis_cli(&[
-        "--cluster",
-        "reshard",
-        &first,
-        "--cluster-from",
-        &id,
-        "--cluster-to",
-        &to,
-        "--cluster-slots",
-        &moved.to_string(),
-        "--cluster-yes",
-    ]);
+    let (ok, out) = redis_cli(
+        &[
+            "--cluster",
+            "reshard",
+            &first,
+            "--cluster-from",
+            &id,
+            "--cluster-to",
+            &to,
+            "--cluster-slots",
+            &moved.to_string(),
+            "--cluster-yes",
+        ],
+        None,
+    );
     assert!(ok, "{out}");
     assert_eq!(slots_of(&fresh), 0);
     assert_eq!(q::<usize>(&mut fresh.client(), &["DBSIZE"]), 0);
     wait_until(Duration::from_secs(20), "the nodes agree", || {
-        redis_cli(&["--cluster", "check", &first])
+        redis_cli(&["--cluster", "check", &first], None)
             .1
             .contains("[OK] All nodes agree")
     });
-    let (ok, out) = redis_cli(&["--cluster", "del-node", &first, &id]);
+    let (ok, out) = redis_cli(&["--cluster", "del-node", &first, &id], None);
     assert!(ok, "{out}");
     assert!(!out.contains("[ERR]"), "{out}");
     wait_until(Duration::from_secs(20), "the node is forgotten", || {
@@ -759,7 +741,7 @@ fn redis_cli_reshard_and_del_node_move_keys() {
             view.lines().count() == 3
         })
     });
-    cluster_check(&first);
+    cluster_check(&first).unwrap();
     let urls: Vec<String> = nodes.iter().map(|n| n.url()).collect();
     let mut cluster = ClusterClient::new(urls).unwrap().get_connection().unwrap();
     check_keys(&mut cluster, KEYS);
@@ -800,15 +782,15 @@ fn redis_cli_rebalance_evens_out_slots_with_their_keys() {
     for i in 0..KEYS {
         write_key(&mut cluster, i);
     }
-    let (ok, out) = redis_cli(&["--cluster", "rebalance", &first]);
+    let (ok, out) = redis_cli(&["--cluster", "rebalance", &first], None);
     assert!(ok, "{out}");
     assert!(out.contains("Moving 209 slots"), "{out}");
     wait_until(Duration::from_secs(20), "the nodes agree", || {
-        redis_cli(&["--cluster", "check", &first])
+        redis_cli(&["--cluster", "check", &first], None)
             .1
             .contains("[OK] All nodes agree")
     });
-    cluster_check(&first);
+    cluster_check(&first).unwrap();
     assert_eq!(nodes.iter().map(slots_of).collect::<Vec<_>>(), [8192, 8192]);
     let total: usize = nodes
         .iter()

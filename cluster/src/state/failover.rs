@@ -150,7 +150,7 @@ impl State {
                     && head.current_epoch >= self.election.epoch;
                 if counts {
                     self.election.votes += 1;
-                    self.promote_if_elected();
+                    self.promote_if_elected(now);
                 }
             }
             Kind::MfStart => self.manual_failover_asked(head.sender, now),
@@ -240,18 +240,10 @@ impl State {
             }
         }
         let manual = self.manual.as_ref().is_some_and(|m| m.can_start);
-        let me = self.me();
-        let Some(primary) = me.master.filter(|_| !me.is_master()) else {
-            return;
-        };
-        let Some(primary) = self.nodes.get(&primary) else {
-            return;
-        };
-        let wanted = primary.has(flags::FAIL) && !me.has(flags::NOFAILOVER);
-        if !(wanted || manual) || primary.slots.is_empty() {
+        if !self.election_wanted(now) {
             return;
         }
-        let timeout = (self.node_timeout * 2).max(2000);
+        let timeout = self.election_timeout();
         let e = &mut self.election;
         if e.at == 0 || now > e.at + timeout * 2 {
             // A manual failover goes at once; otherwise a random delay lets
@@ -283,9 +275,12 @@ impl State {
         self.outbox.push((None, request));
     }
 
-    fn promote_if_elected(&mut self) {
+    /// A vote arrived: with a majority, and while the election still
+    /// stands (its primary failing or a manual failover on, not timed
+    /// out: late votes for a stale request count for nothing), promotes.
+    fn promote_if_elected(&mut self, now: u64) {
         let quorum = self.size / 2 + 1;
-        if self.election.votes < quorum || self.me().is_master() {
+        if self.election.votes < quorum || !self.election_stands(now) {
             return;
         }
         tracing::info!(
@@ -295,6 +290,33 @@ impl State {
         let epoch = self.election.epoch;
         self.me_mut().config_epoch = epoch;
         self.replace_primary();
+    }
+
+    /// Whether this replica should be in an election: its primary (serving
+    /// slots) is FAIL and it may fail over by itself, or a manual failover
+    /// may start and has not timed out (to the ms: the primary's pause
+    /// ends just after, and no vote may count once writes go on there).
+    fn election_wanted(&self, now: u64) -> bool {
+        let manual = self.manual.as_ref().is_some_and(|m| m.can_start && now <= m.end);
+        let me = self.me();
+        let Some(primary) = me.master.filter(|_| !me.is_master()) else {
+            return false;
+        };
+        let Some(primary) = self.nodes.get(&primary) else {
+            return false;
+        };
+        let by_itself = primary.has(flags::FAIL) && !me.has(flags::NOFAILOVER);
+        (by_itself || manual) && !primary.slots.is_empty()
+    }
+
+    /// How long an election waits for votes (Redis's auth_timeout).
+    fn election_timeout(&self) -> u64 {
+        (self.node_timeout * 2).max(2000)
+    }
+
+    fn election_stands(&self, now: u64) -> bool {
+        let e = &self.election;
+        e.epoch != 0 && now <= e.at + self.election_timeout() && self.election_wanted(now)
     }
 
     /// Redis's clusterFailoverReplaceYourMaster: this replica becomes a
