@@ -161,9 +161,27 @@ fn stats_section(server: &Server, out: &mut String) {
 }
 
 fn replication_section(server: &Server, out: &mut String) {
+    // A cluster replica names its primary; no data flows from it yet, so
+    // its link is reported down.
+    let primary = server.cluster.as_ref().and_then(|c| {
+        c.read(|s, _| {
+            let p = s.my_primary();
+            (p.id != s.myself).then(|| (p.ip.clone(), p.port))
+        })
+    });
+    out.push_str("# Replication\r\n");
+    match primary {
+        Some((host, port)) => {
+            let _ = write!(
+                out,
+                "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:down\r\nslave_read_only:1\r\nconnected_slaves:0\r\n"
+            );
+        }
+        None => out.push_str("role:master\r\nconnected_slaves:0\r\n"),
+    }
     let _ = write!(
         out,
-        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\n",
+        "master_replid:{}\r\nmaster_repl_offset:0\r\n",
         server.run_id
     );
 }

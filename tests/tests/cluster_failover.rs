@@ -77,11 +77,25 @@ fn cluster_client_works(node: &Node) {
     }
 }
 
+/// INFO replication's role, and the primary's port for a replica.
+fn role(node: &Node) -> (String, Option<u16>) {
+    let info: String = q(&mut node.client(), &["INFO", "replication"]);
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .map(str::to_string)
+    };
+    let port = field("master_port").map(|p| p.parse().unwrap());
+    (field("role").unwrap(), port)
+}
+
 #[test]
 fn manual_failover_swaps_primary_and_replica() {
     let (primaries, replica) = cluster_with_replica();
     let (old, new) = (id(&primaries[0]), id(&replica));
     let mut con = replica.client();
+    assert_eq!(role(&replica), ("slave".into(), Some(primaries[0].port)));
+    assert_eq!(role(&primaries[0]), ("master".into(), None));
     assert_eq!(
         err(&mut con, &["CLUSTER", "FAILOVER", "SOON"]),
         "ERR syntax error"
@@ -95,6 +109,8 @@ fn manual_failover_swaps_primary_and_replica() {
     wait_until(BOUND, "the replica is promoted everywhere", || {
         all_see(&all, &new, &old)
     });
+    assert_eq!(role(&replica), ("master".into(), None));
+    assert_eq!(role(&primaries[0]), ("slave".into(), Some(replica.port)));
     // The new primary's config epoch is above every other primary's (a
     // replica shows its primary's).
     let epochs: Vec<u64> = all
