@@ -18,32 +18,22 @@ const KEYSPACE: u32 = 100_000;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Rounds per scenario; the table shows medians over them
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    rounds: u32,
+    #[command(flatten)]
+    sides: crate::procs::Sides,
     /// Requests per redis-benchmark run
     #[arg(long, default_value_t = 500_000)]
     requests: u64,
     /// How long the quiet clusters' bus traffic is measured
     #[arg(long, default_value_t = 30)]
     bus_seconds: u64,
-    /// slotcache binary [default: `slotcache` next to this executable]
-    #[arg(long)]
-    slotcache: Option<PathBuf>,
-    /// redis-server binary to compare against
-    #[arg(long, default_value = "redis-server")]
-    redis_server: PathBuf,
-    /// redis-benchmark binary that drives both clusters
-    #[arg(long, default_value = "redis-benchmark")]
-    redis_benchmark: PathBuf,
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let slotcache = crate::procs::slotcache_binary(args.slotcache.as_ref())?;
+    let slotcache = crate::procs::slotcache_binary(args.sides.slotcache.as_ref())?;
     println!(
         "3-primary slotcache cluster vs 3-primary Redis cluster on 127.0.0.1, redis-benchmark --cluster \
          -c {CLIENTS} -r {KEYSPACE} -n {}, {} round(s)\n",
-        args.requests, args.rounds
+        args.requests, args.sides.rounds
     );
     println!("{}", throughput(&args, &slotcache)?);
     println!("{}", bus_traffic(&args, &slotcache)?);
@@ -227,14 +217,14 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> Result<bool, String>) -> Resu
 }
 
 fn throughput(args: &Args, slotcache: &Path) -> Result<String, String> {
-    let bins = (slotcache, args.redis_server.as_path());
+    let bins = (slotcache, args.sides.redis_server.as_path());
     let clusters = [
         LocalCluster::start(Kind::Slotcache, bins, 3, 0)?,
         LocalCluster::start(Kind::Redis, bins, 3, 0)?,
     ];
     let scenarios = [("set", 1), ("get", 1), ("set", 16), ("get", 16)];
     let mut rps = vec![vec![Vec::new(); clusters.len()]; scenarios.len()];
-    for _ in 0..args.rounds {
+    for _ in 0..args.sides.rounds {
         for (s, (test, pipeline)) in scenarios.iter().enumerate() {
             for (c, cluster) in clusters.iter().enumerate() {
                 rps[s][c].push(bench(args, cluster, test, *pipeline)?);
@@ -266,7 +256,7 @@ fn throughput(args: &Args, slotcache: &Path) -> Result<String, String> {
 }
 
 fn bench(args: &Args, cluster: &LocalCluster, test: &str, pipeline: u32) -> Result<f64, String> {
-    let mut cmd = Command::new(&args.redis_benchmark);
+    let mut cmd = Command::new(&args.sides.redis_benchmark);
     cmd.args([
         "--cluster",
         "-h",
@@ -295,7 +285,7 @@ fn bench(args: &Args, cluster: &LocalCluster, test: &str, pipeline: u32) -> Resu
 }
 
 fn bus_traffic(args: &Args, slotcache: &Path) -> Result<String, String> {
-    let bins = (slotcache, args.redis_server.as_path());
+    let bins = (slotcache, args.sides.redis_server.as_path());
     let mut rows = Vec::new();
     for kind in [Kind::Slotcache, Kind::Redis] {
         let cluster = LocalCluster::start(kind, bins, 3, 1)?;

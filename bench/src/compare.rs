@@ -3,7 +3,7 @@
 //! (medians), then resident memory per key after a 1M-key load.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,9 +20,8 @@ const QUICK_DIVISOR: u64 = 10;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Rounds per scenario; the table shows medians over them
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
-    rounds: u32,
+    #[command(flatten)]
+    sides: crate::procs::Sides,
     /// A tenth of the requests per run (smoke test, noisier numbers)
     #[arg(long)]
     quick: bool,
@@ -33,15 +32,6 @@ pub struct Args {
     /// Skip the memory-per-key comparison
     #[arg(long)]
     no_memory: bool,
-    /// slotcache binary [default: `slotcache` next to this executable]
-    #[arg(long)]
-    slotcache: Option<PathBuf>,
-    /// redis-server binary to compare against
-    #[arg(long, default_value = "redis-server")]
-    redis_server: PathBuf,
-    /// redis-benchmark binary that drives both servers
-    #[arg(long, default_value = "redis-benchmark")]
-    redis_benchmark: PathBuf,
 }
 
 /// One redis-benchmark run's figures.
@@ -52,13 +42,13 @@ pub(crate) struct Sample {
 }
 
 pub fn run(args: Args) -> Result<(), String> {
-    let slotcache = crate::procs::slotcache_binary(args.slotcache.as_ref())?;
+    let slotcache = crate::procs::slotcache_binary(args.sides.slotcache.as_ref())?;
     let selected = select(scenario::all(), &args.scenarios)?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "slotcache vs redis-server on 127.0.0.1, {cores} cores, redis-benchmark -c {CLIENTS} -r {KEYSPACE} \
          (evict-*: -r {EVICTION_KEYSPACE} at maxmemory {EVICTION_MAXMEMORY}), {} round(s){}\n",
-        args.rounds,
+        args.sides.rounds,
         if args.quick { ", --quick" } else { "" }
     );
     if !selected.is_empty() {
@@ -93,8 +83,8 @@ fn select(all: Vec<Scenario>, patterns: &[String]) -> Result<Vec<Scenario>, Stri
 
 fn throughput(args: &Args, slotcache: &Path, mut list: Vec<Scenario>) -> Result<String, String> {
     let servers = [
-        Server::start(Kind::Slotcache, slotcache, &args.redis_server)?,
-        Server::start(Kind::Redis, slotcache, &args.redis_server)?,
+        Server::start(Kind::Slotcache, slotcache, &args.sides.redis_server)?,
+        Server::start(Kind::Redis, slotcache, &args.sides.redis_server)?,
     ];
     for s in &servers {
         eprintln!("{} pid {} port {}", s.kind.name(), s.pid(), s.port);
@@ -108,13 +98,13 @@ fn throughput(args: &Args, slotcache: &Path, mut list: Vec<Scenario>) -> Result<
         for server in &servers {
             prepare(server, group[0].prep())?;
         }
-        for round in 1..=args.rounds {
+        for round in 1..=args.sides.rounds {
             for (i, scen) in group.iter().enumerate() {
                 for (which, server) in servers.iter().enumerate() {
                     let s = bench(args, server, scen)?;
                     eprintln!(
                         "round {round}/{} {:<12} {:<9} {:>10.0} rps  p50 {:.3} ms  p99 {:.3} ms",
-                        args.rounds,
+                        args.sides.rounds,
                         scen.name,
                         server.kind.name(),
                         s.rps,
@@ -215,7 +205,7 @@ fn bench(args: &Args, server: &Server, scen: &Scenario) -> Result<Sample, String
             .map_err(|e| format!("{} on {}: {e}", scen.name, server.kind.name()))?;
         return Ok(Sample { rps, p50, p99 });
     }
-    let mut cmd = Command::new(&args.redis_benchmark);
+    let mut cmd = Command::new(&args.sides.redis_benchmark);
     cmd.args(["-h", "127.0.0.1", "-p", &server.port.to_string()])
         .args(["-c", &CLIENTS.to_string(), "-r", &scen.keyspace.to_string()])
         .args([
@@ -291,7 +281,7 @@ fn memory(args: &Args, slotcache: &Path) -> Result<String, String> {
     let mut rows = Vec::new();
     let mut per_key = Vec::new();
     for kind in [Kind::Slotcache, Kind::Redis] {
-        let server = Server::start(kind, slotcache, &args.redis_server)?;
+        let server = Server::start(kind, slotcache, &args.sides.redis_server)?;
         let mut c = Client::connect(server.port)?;
         c.call(&["FLUSHALL"])?;
         let before = rss_bytes(server.pid())?;

@@ -207,6 +207,24 @@ pub fn rss_bytes(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("no VmRSS in {path}"))
 }
 
+/// What `compare` and `cluster` both take: how many alternating rounds,
+/// and the programs on each side.
+#[derive(clap::Args)]
+pub struct Sides {
+    /// Rounds per scenario; the table shows medians over them
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// slotcache binary [default: `slotcache` next to this executable]
+    #[arg(long)]
+    pub slotcache: Option<PathBuf>,
+    /// redis-server binary to compare against
+    #[arg(long, default_value = "redis-server")]
+    pub redis_server: PathBuf,
+    /// redis-benchmark binary that drives both sides
+    #[arg(long, default_value = "redis-benchmark")]
+    pub redis_benchmark: PathBuf,
+}
+
 /// The slotcache binary to run: the one given, or the one built next to
 /// this executable.
 pub fn slotcache_binary(given: Option<&PathBuf>) -> Result<PathBuf, String> {
