@@ -40,6 +40,10 @@ struct Queued {
     commands: Vec<(CommandRef, OwnedArgv)>,
     /// A command was refused while queueing: EXEC fails.
     refused: bool,
+    /// A queued command names no key: it may walk the keyspace (KEYS,
+    /// DBSIZE, FLUSHALL ...), which holding the slots of the
+    /// transaction's keys would not isolate.
+    walks_keyspace: bool,
 }
 
 struct Watched {
@@ -76,16 +80,15 @@ pub(super) fn queue(client: &mut Client, cmd: CommandRef, argv: &Argv, out: &mut
     ) {
         return false;
     }
+    queued.walks_keyspace |= cmd.spec.keys.positions(argv).next().is_none();
     queued.commands.push((cmd, argv.to_owned_args()));
     Reply::new(out, client.resp3).simple("QUEUED");
     true
 }
 
-/// Whether EXEC must run with no other batch at all: a queued command that
-/// names no key may walk the keyspace (KEYS, DBSIZE, FLUSHALL ...), which
-/// holding the slots of the transaction's keys would not isolate.
+/// Whether EXEC must run with no other batch at all (`walks_keyspace`).
 pub(super) fn needs_exclusive(client: &Client) -> bool {
-    client.tx.queued.as_ref().is_some_and(walks_keyspace)
+    client.tx.queued.as_ref().is_some_and(|q| q.walks_keyspace)
 }
 
 /// Whether the command about to run may write or be replicated (scripts,
@@ -103,13 +106,6 @@ impl Queued {
     fn writes(&self) -> bool {
         self.commands.iter().any(|(cmd, _)| cmd.spec.is_write())
     }
-}
-
-fn walks_keyspace(queued: &Queued) -> bool {
-    queued
-        .commands
-        .iter()
-        .any(|(cmd, args)| cmd.spec.keys.positions(&args.argv()).next().is_none())
 }
 
 /// The keys of the queued commands, in order.
@@ -244,7 +240,7 @@ fn exec(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     // Holding the slots of every key it names, WATCHed ones included, from
     // the WATCH check to the last reply makes the transaction atomic. Not
     // before eviction above: it may lock any slot.
-    let _held = (!walks_keyspace(&queued)).then(|| {
+    let _held = (!queued.walks_keyspace).then(|| {
         let watched = ctx.client.tx.watched.iter().flat_map(|w| w.keys.iter());
         ctx.server
             .db
