@@ -357,7 +357,7 @@ fn failed_node_is_flagged_and_rejoins_with_its_id() {
     nodes[2].kill();
     let killed = Instant::now();
     wait_until(
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         "the others flag the node fail",
         || {
             nodes[..2].iter().all(|n| {
@@ -368,9 +368,10 @@ fn failed_node_is_flagged_and_rejoins_with_its_id() {
             })
         },
     );
-    // PFAIL after the 1 s timeout, FAIL once gossip reaches a majority.
+    // PFAIL after the 1 s timeout, FAIL once gossip reaches a majority:
+    // ~2 s, far less than 15 even on a loaded CI machine.
     assert!(
-        killed.elapsed() < Duration::from_secs(6),
+        killed.elapsed() < Duration::from_secs(15),
         "{:?}",
         killed.elapsed()
     );
