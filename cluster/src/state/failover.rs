@@ -297,7 +297,10 @@ impl State {
     /// may start and has not timed out (to the ms: the primary's pause
     /// ends just after, and no vote may count once writes go on there).
     fn election_wanted(&self, now: u64) -> bool {
-        let manual = self.manual.as_ref().is_some_and(|m| m.can_start && now <= m.end);
+        let manual = self
+            .manual
+            .as_ref()
+            .is_some_and(|m| m.can_start && now <= m.end);
         let me = self.me();
         let Some(primary) = me.master.filter(|_| !me.is_master()) else {
             return false;
