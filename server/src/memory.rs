@@ -20,7 +20,9 @@ impl Memory {
     /// Reads the allocator now.
     pub fn refresh(&self) -> u64 {
         let _ = epoch::advance();
-        let used = stats::allocated::read().unwrap_or(0) as u64;
+        let allocated = stats::allocated::read().unwrap_or(0) as u64;
+        // Scripts' interpreters do not count, as in Redis (used_memory_lua).
+        let used = allocated.saturating_sub(crate::scripting::lua_memory());
         let rss = stats::resident::read().unwrap_or(0) as u64;
         self.used.store(used, Relaxed);
         self.rss.store(rss, Relaxed);

@@ -327,18 +327,30 @@ fn dispatch<'a>(
         return Ok(false);
     }
     // Scripts, and EXEC unless holding its keys' slots isolates it, run
-    // with no other command in between. MULTI only opens a transaction: it
-    // keeps the hold for the EXEC to come.
+    // with no other command in between. A script declaring keys first
+    // tries holding their slots instead, and may have to run again alone
+    // (scripting/mod.rs). MULTI only opens a transaction: it keeps the hold
+    // for the EXEC to come.
     let switched = match cmd.spec.name {
         "multi" => true,
         "exec" => hold.switch(&server.db, multi::needs_exclusive(client)),
-        _ => hold.switch(&server.db, runs_alone(cmd)),
+        _ => hold.switch(
+            &server.db,
+            runs_alone(cmd) && !crate::scripting::may_run_parallel(&argv),
+        ),
     };
     if !switched {
         return Err(Executed::WaitExclusive);
     }
     let reply = Reply::new(out, client.resp3);
     call(server, client, reply, &argv, cmd, stats, true);
+    if crate::scripting::rerun_alone() {
+        if !hold.switch(&server.db, true) {
+            return Err(Executed::WaitExclusive);
+        }
+        let reply = Reply::new(out, client.resp3);
+        call(server, client, reply, &argv, cmd, stats, true);
+    }
     Ok(cmd.spec.name == "asking")
 }
 

@@ -40,10 +40,12 @@ struct Queued {
     commands: Vec<(CommandRef, OwnedArgv)>,
     /// A command was refused while queueing: EXEC fails.
     refused: bool,
-    /// A queued command names no key: it may walk the keyspace (KEYS,
-    /// DBSIZE, FLUSHALL ...), which holding the slots of the
-    /// transaction's keys would not isolate.
-    walks_keyspace: bool,
+    /// A queued command may reach keys it does not name: a keyless one may
+    /// walk the keyspace (KEYS, DBSIZE, FLUSHALL ...), a script may touch
+    /// keys it did not declare. Holding the slots of the transaction's keys
+    /// would not isolate it (nor keep the script, locking as it goes, from
+    /// deadlocking with another transaction): EXEC runs alone.
+    reaches_beyond: bool,
 }
 
 struct Watched {
@@ -80,15 +82,16 @@ pub(super) fn queue(client: &mut Client, cmd: CommandRef, argv: &Argv, out: &mut
     ) {
         return false;
     }
-    queued.walks_keyspace |= cmd.spec.keys.positions(argv).next().is_none();
+    queued.reaches_beyond |=
+        super::runs_alone(cmd) || cmd.spec.keys.positions(argv).next().is_none();
     queued.commands.push((cmd, argv.to_owned_args()));
     Reply::new(out, client.resp3).simple("QUEUED");
     true
 }
 
-/// Whether EXEC must run with no other batch at all (`walks_keyspace`).
+/// Whether EXEC must run with no other batch at all (`reaches_beyond`).
 pub(super) fn needs_exclusive(client: &Client) -> bool {
-    client.tx.queued.as_ref().is_some_and(|q| q.walks_keyspace)
+    client.tx.queued.as_ref().is_some_and(|q| q.reaches_beyond)
 }
 
 /// Whether the command about to run may write or be replicated (scripts,
@@ -240,7 +243,7 @@ fn exec(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     // Holding the slots of every key it names, WATCHed ones included, from
     // the WATCH check to the last reply makes the transaction atomic. Not
     // before eviction above: it may lock any slot.
-    let _held = (!queued.walks_keyspace).then(|| {
+    let _held = (!queued.reaches_beyond).then(|| {
         let watched = ctx.client.tx.watched.iter().flat_map(|w| w.keys.iter());
         ctx.server
             .db

@@ -23,6 +23,7 @@ use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
 
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use hashbrown::DefaultHashBuilder;
@@ -202,7 +203,20 @@ impl Db {
             debug_assert!(held.is_empty(), "transactions do not nest");
             held.extend_from_slice(&slots);
         });
-        Held { _guards: guards }
+        Held { guards }
+    }
+
+    /// Adds `slot` to this thread's `held` ones if its lock can be had
+    /// within `within`: a script that wrote already may still reach a key
+    /// it did not declare. Never a plain wait: locking out of slot order
+    /// could deadlock with a command locking in order.
+    pub fn try_hold<'a>(&'a self, held: &mut Held<'a>, slot: u16, within: Duration) -> bool {
+        let Some(guard) = self.slots[slot as usize].try_lock_for(within) else {
+            return false;
+        };
+        held.guards.push(guard);
+        HELD.with_borrow_mut(|h| h.push(slot));
+        true
     }
 
     pub fn key_count(&self) -> (usize, usize) {
@@ -469,7 +483,7 @@ impl<'a> Locked<'a> {
 type Guards<'a> = SmallVec<[(u16, SlotGuard<'a>); 1]>;
 
 thread_local! {
-    /// Slots this thread's running EXEC holds (`Db::hold`); usually none.
+    /// Slots this thread's running EXEC or script holds (`Db::hold`); usually none.
     static HELD: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
     /// The slot the batch on this thread names next (`Db::next_in_batch`).
     static NEXT: Cell<Option<u16>> = const { Cell::new(None) };
@@ -515,9 +529,19 @@ impl Drop for Locked<'_> {
     }
 }
 
-/// The slots an EXEC holds; released, and forgotten by `HELD`, on drop.
+/// The slots an EXEC or a script holds; released, and forgotten by `HELD`, on drop.
 pub struct Held<'a> {
-    _guards: SmallVec<[MutexGuard<'a, Slot>; 8]>,
+    guards: SmallVec<[MutexGuard<'a, Slot>; 8]>,
+}
+
+/// Whether this thread holds `slot` (`Db::hold`).
+pub fn holds(slot: u16) -> bool {
+    HELD.with_borrow(|held| held.contains(&slot))
+}
+
+/// Whether this thread holds any slot: it runs an EXEC or a script that does.
+pub fn holding() -> bool {
+    HELD.with_borrow(|held| !held.is_empty())
 }
 
 impl Drop for Held<'_> {

@@ -1,8 +1,9 @@
 //! The Lua 5.1 interpreter scripts run in: Redis's `redis` API, its libraries,
 //! globals protection, the error handler that says where a script failed,
-//! and the compiled scripts by SHA1.
+//! and the scripts it compiled, by SHA1. Each thread has its own (mod.rs).
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -151,10 +152,43 @@ pub struct Engine {
     lua: Lua,
     /// Calls a script under the error handler: `(true, result)` or `(false, error table)`.
     runner: Function,
-    /// Compiled scripts by lower-case SHA1.
+    /// Compiled scripts by lower-case SHA1: those of the node's scripts
+    /// this thread ran (mod.rs).
     scripts: HashMap<[u8; 40], Function>,
     run: Arc<RunState>,
     since_gc: u32,
+    /// What this interpreter counts for in LUA_MEMORY.
+    accounted: u64,
+}
+
+/// The memory of every thread's interpreter, updated every GC_PERIOD runs.
+/// As Redis's used_memory leaves out used_memory_lua, memory.rs takes it
+/// out of the allocator's count: what maxmemory limits is the dataset.
+static LUA_MEMORY: AtomicU64 = AtomicU64::new(0);
+
+pub fn lua_memory() -> u64 {
+    LUA_MEMORY.load(Relaxed)
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        LUA_MEMORY.fetch_sub(self.accounted, Relaxed);
+    }
+}
+
+/// Hands back to the allocator what this thread's cache kept of the
+/// memory a new interpreter's set-up churned through: jemalloc counts it
+/// as allocated, and it would count against maxmemory on every thread that
+/// runs scripts. (Turning the cache off empties it.)
+fn flush_thread_cache() {
+    const ENABLED: &[u8] = b"thread.tcache.enabled\0";
+    // SAFETY: the key names a bool.
+    unsafe {
+        if tikv_jemalloc_ctl::raw::read::<bool>(ENABLED) == Ok(true) {
+            let _ = tikv_jemalloc_ctl::raw::write(ENABLED, false);
+            let _ = tikv_jemalloc_ctl::raw::write(ENABLED, true);
+        }
+    }
 }
 
 /// A script that ended: what it returned, or its error table.
@@ -205,29 +239,36 @@ impl Engine {
             .set_name("=redis")
             .set_mode(ChunkMode::Text)
             .call(raw)?;
-        let engine = Engine {
+        let mut engine = Engine {
             lua,
             runner,
             scripts: HashMap::new(),
             run,
             since_gc: 0,
+            accounted: 0,
         };
-        engine.watch_for_kill()?;
+        engine.watch()?;
+        engine.account();
+        flush_thread_cache();
         Ok(engine)
     }
 
-    /// Every HOOK_PERIOD instructions, looks for SCRIPT KILL. Once killed,
-    /// the hook fires on every line, so a script catching the error with
-    /// pcall is stopped again at its next line.
+    /// Every HOOK_PERIOD instructions, looks for SCRIPT KILL; on the fast
+    /// path, stops a script that did not write yet (`super::fast_hook`).
     ///
     /// A script that gets this far runs long, and the runtime must not
     /// wait for it: no other worker may be awake to poll the sockets, and
     /// then nobody would be answered -BUSY or heard asking SCRIPT KILL.
-    fn watch_for_kill(&self) -> mlua::Result<()> {
+    fn watch(&self) -> mlua::Result<()> {
         let run = Arc::clone(&self.run);
         self.lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_PERIOD),
             move |lua, _| {
+                match super::fast_hook() {
+                    Some(true) => return Ok(VmState::Continue),
+                    Some(false) => return stop(lua, ABORTED),
+                    None => {}
+                }
                 if !run.detached.swap(true, Relaxed) {
                     hand_off_worker();
                 }
@@ -235,22 +276,19 @@ impl Engine {
                 if !run.kill.load(Relaxed) {
                     return Ok(VmState::Continue);
                 }
-                lua.set_hook(HookTriggers::EVERY_LINE, |_, _| raise(KILLED))?;
-                raise(KILLED)
+                stop(lua, KILLED)
             },
         )
     }
 
-    /// The SHA1 of a cached script, as it is stored (any case accepted).
-    pub fn cached(&self, sha: &[u8]) -> Option<[u8; 40]> {
-        normalize(sha).filter(|sha| self.scripts.contains_key(sha))
+    pub fn has(&self, sha: &[u8; 40]) -> bool {
+        self.scripts.contains_key(sha)
     }
 
-    /// Compiles `body` unless it already is; its SHA1.
-    pub fn load(&mut self, body: &[u8]) -> Result<[u8; 40], CmdError> {
-        let sha = sha1_hex(body);
-        if self.scripts.contains_key(&sha) {
-            return Ok(sha);
+    /// Compiles `body`, whose SHA1 is `sha`, unless it already is.
+    pub fn compile(&mut self, sha: &[u8; 40], body: &[u8]) -> Result<(), CmdError> {
+        if self.has(sha) {
+            return Ok(());
         }
         let f = self
             .lua
@@ -265,8 +303,8 @@ impl Engine {
                 };
                 CmdError::Owned(format!("ERR Error compiling script (new function): {msg}"))
             })?;
-        self.scripts.insert(sha, f);
-        Ok(sha)
+        self.scripts.insert(*sha, f);
+        Ok(())
     }
 
     /// Runs the cached script `sha` with KEYS and ARGV set.
@@ -281,16 +319,24 @@ impl Engine {
         globals.raw_set("ARGV", self.array(args)?)?;
         let f = self.scripts.get(sha).expect("run only cached scripts");
         let outcome = self.runner.call::<(bool, Value)>(f);
-        if self.run.kill.load(Relaxed) {
-            self.watch_for_kill()?;
+        if STOPPED.take() {
+            self.watch()?;
         }
         self.since_gc += 1;
         if self.since_gc == GC_PERIOD {
             self.since_gc = 0;
             self.lua.gc_step()?;
+            self.account();
         }
         let (ok, value) = outcome?;
         Ok(Outcome { ok, value })
+    }
+
+    /// Brings LUA_MEMORY up to date with this interpreter's size.
+    fn account(&mut self) {
+        let now = self.lua.used_memory() as u64;
+        LUA_MEMORY.fetch_add(now.wrapping_sub(self.accounted), Relaxed);
+        self.accounted = now;
     }
 
     fn array<'a>(&self, items: impl ExactSizeIterator<Item = &'a [u8]>) -> mlua::Result<Table> {
@@ -335,12 +381,33 @@ pub fn reply(
 }
 
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+/// Never seen by a client: the run is discarded and the script runs again.
+const ABORTED: &str = "Script stopped to run again holding exclusive";
+
+thread_local! {
+    /// `stop` replaced the hook of this thread's engine.
+    static STOPPED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Ends the running script: the error is raised now and, the hook now
+/// firing on every line, again at each line of a script that catches it
+/// with pcall. `Engine::run` puts the usual hook back.
+pub(super) fn stop<T>(lua: &Lua, msg: &'static str) -> mlua::Result<T> {
+    lua.set_hook(HookTriggers::EVERY_LINE, move |_, _| raise(msg))?;
+    STOPPED.set(true);
+    raise(msg)
+}
+
+/// Stops a fast-path script to run it again from scratch (mod.rs).
+pub(super) fn abort<T>(lua: &Lua) -> mlua::Result<T> {
+    stop(lua, ABORTED)
+}
 
 /// Lets the runtime go on without this thread: block_in_place offers its
 /// worker's queue to a new thread, and this waits until a task spawned
 /// from outside the worker has run, that is until a worker (the new one, or
 /// a sleeping one the task woke) is running and will poll the sockets.
-fn hand_off_worker() {
+pub(super) fn hand_off_worker() {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -353,8 +420,20 @@ fn hand_off_worker() {
     });
 }
 
+/// Runs `wake` outside the worker: the tasks it wakes are queued where the
+/// other workers run them, not in this worker's own next-task slot, which
+/// nobody else runs while the script keeps this thread. (`hand_off_worker`
+/// may not have handed the worker over: block_in_place takes it back if
+/// the new thread did not pick it up in time.)
+pub(super) fn wake_off_worker(wake: impl FnOnce()) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return wake();
+    }
+    tokio::task::block_in_place(wake)
+}
+
 /// A SHA1 as scripts are stored: 40 hex digits, lower case.
-fn normalize(sha: &[u8]) -> Option<[u8; 40]> {
+pub(super) fn normalize(sha: &[u8]) -> Option<[u8; 40]> {
     let mut lower: [u8; 40] = sha.try_into().ok()?;
     lower.make_ascii_lowercase();
     Some(lower)

@@ -29,6 +29,18 @@ fn seed(seed: i32) {
     STATE.store(((seed as u32 as u64) << 16) | 0x330E, Relaxed);
 }
 
+/// The generator's state, for `restore`.
+pub fn state() -> u64 {
+    STATE.load(Relaxed)
+}
+
+/// Puts back a state from `state`: a script run again from scratch draws
+/// what its first run drew. (Scripts running at once on other threads draw
+/// from the same state in no set order anyway.)
+pub fn restore(state: u64) {
+    STATE.store(state, Relaxed);
+}
+
 /// redisLrand48: the next 31-bit value.
 fn next() -> i64 {
     let x = STATE
