@@ -119,6 +119,8 @@ fn memory_section(server: &Server, out: &mut String) {
     let used = server.memory.refresh();
     let rss = server.memory.rss();
     let peak = server.memory.peak();
+    // Scripts' interpreters, left out of used_memory as Redis does.
+    let lua = crate::scripting::lua_memory();
     let c = server.config.read();
     let frag = if used > 0 {
         rss as f64 / used as f64
@@ -127,10 +129,11 @@ fn memory_section(server: &Server, out: &mut String) {
     };
     let _ = write!(
         out,
-        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\n",
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_lua:{lua}\r\nused_memory_lua_human:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_allocator:jemalloc\r\n",
         human(used),
         human(rss),
         human(peak),
+        human(lua),
         c.maxmemory,
         human(c.maxmemory),
         c.maxmemory_policy,

@@ -593,6 +593,10 @@ fn info_sections_and_counters() {
     assert!(memory.contains_key("used_memory_human"));
     assert_eq!(memory["maxmemory"], "0");
     assert_eq!(memory["maxmemory_policy"], "allkeys-lfu");
+    // A script's interpreter shows apart from used_memory, as in Redis.
+    let _: i64 = q(&mut con, &["EVAL", "return 1", "0"]);
+    let lua: u64 = info(&mut con, "memory")["used_memory_lua"].parse().unwrap();
+    assert!(lua > 10_000, "{lua}");
 
     let all: String = q(&mut con, &["INFO"]);
     for section in ["# Server", "# Clients", "# Memory", "# Stats", "# Keyspace"] {
