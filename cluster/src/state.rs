@@ -610,6 +610,15 @@ impl State {
             self.update_state();
             return None;
         }
+        // Redis knows a node in handshake by a temporary name only: it
+        // answers its PING or MEET and takes nothing else from it until the
+        // PONG that ends the handshake. Its slots would otherwise count
+        // before it is met, and vanish if the handshake times out.
+        let sender = msg.head.sender;
+        if self.nodes[&sender].has(flags::HANDSHAKE) && msg.head.kind != Kind::Pong {
+            let answer = matches!(msg.head.kind, Kind::Ping | Kind::Meet);
+            return answer.then(|| self.ping(Kind::Pong, Some(sender), now));
+        }
         self.update_sender(msg, peer_ip);
         let reply = match (&msg.head.kind, &msg.body) {
             (Kind::Ping | Kind::Meet, _) => Some(self.ping(Kind::Pong, Some(msg.head.sender), now)),
@@ -1507,6 +1516,36 @@ mod tests {
         // Voted for a replica of that primary too recently.
         assert_eq!(request(&mut s, crate::wire::mflags::FORCEACK), 0);
         assert_eq!(s[1].last_vote_epoch, s[1].current_epoch - 1);
+    }
+
+    #[test]
+    fn a_node_in_handshake_claims_nothing_until_its_pong() {
+        let mut s = three();
+        // A new node claims slots 0..100 with a newer config epoch.
+        let mut d = State::new(&me(7010), 1000, false);
+        d.add_del_slots(&(0..100).collect::<Vec<u16>>(), false)
+            .unwrap();
+        d.set_config_epoch(9).unwrap();
+        let g = Gossip {
+            id: d.myself,
+            ip: "127.0.0.1".into(),
+            port: 7010,
+            cport: 17010,
+            flags: flags::MASTER,
+        };
+        let gossip = s[0].message(Kind::Ping, Body::Gossip(vec![g]));
+        s[1].process(&gossip, "127.0.0.1", "", 10);
+        assert!(s[1].nodes[&d.myself].has(flags::HANDSHAKE));
+        // Its own PING is answered, its claim ignored.
+        let ping = d.message(Kind::Ping, Body::Gossip(vec![]));
+        let pong = s[1].process(&ping, "127.0.0.1", "", 11).unwrap();
+        assert_eq!(pong.head.kind, Kind::Pong);
+        assert_ne!(s[1].owner[5], Some(d.myself));
+        // The PONG to our MEET ends the handshake: now it counts.
+        let pong = d.message(Kind::Pong, Body::Gossip(vec![]));
+        s[1].process(&pong, "127.0.0.1", "", 12);
+        assert!(!s[1].nodes[&d.myself].has(flags::HANDSHAKE));
+        assert_eq!(s[1].owner[5], Some(d.myself));
     }
 
     #[test]

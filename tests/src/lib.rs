@@ -69,31 +69,72 @@ pub struct Node {
 
 impl Node {
     /// Starts a standalone node with extra flags and waits until it answers.
+    /// A port taken between `free_port` and the node's bind (by whatever
+    /// else runs on the machine) makes the node exit: it is started again on
+    /// another port, and a node is only ready once the process answering on
+    /// its port is the one started.
     pub fn start(extra: &[&str]) -> Node {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("slotcache-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new(binary())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--dir",
-                dir.to_str().unwrap(),
-                "--loglevel",
-                "warning",
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start slotcache");
-        let node = Node { port, child, dir };
-        wait_until(Duration::from_secs(10), "node accepts connections", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        node
+        for _ in 0..5 {
+            let port = free_port();
+            let dir =
+                std::env::temp_dir().join(format!("slotcache-test-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let child = Command::new(binary())
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--dir",
+                    dir.to_str().unwrap(),
+                    "--loglevel",
+                    "warning",
+                ])
+                .args(extra)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start slotcache");
+            let mut node = Node { port, child, dir };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && node.is_running() {
+                if node.answers_as_itself() {
+                    return node;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(!node.is_running(), "node on port {port} never answered");
+        }
+        panic!("could not start a node on a free port");
+    }
+
+    /// Whether the process answering on this node's port is this node's.
+    fn answers_as_itself(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(b"INFO server\r\n").is_err() {
+            return false;
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let want = format!("process_id:{}\r\n", self.pid());
+        while let Ok(n) = s.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got);
+            // A node started with --requirepass says who it is only after
+            // AUTH: an error line is the best it tells.
+            if text.contains(&want) || (text.starts_with('-') && text.ends_with("\r\n")) {
+                return true;
+            }
+            if text.contains("tcp_port:") {
+                return false;
+            }
+        }
+        false
     }
 
     pub fn url(&self) -> String {
