@@ -161,16 +161,22 @@ fn takeover_needs_no_vote() {
     cluster_client_works(&primaries[1]);
 }
 
-#[test]
-fn replica_replaces_a_killed_primary() {
-    let (mut primaries, replica) = cluster_with_replica();
-    let new = id(&replica);
-    let mut con = replica.client();
-    // Told not to fail over by itself, it waits for an operator.
+/// `cluster_with_replica`, the replica told not to fail over by itself
+/// (it waits for an operator); also its id.
+fn cluster_with_waiting_replica() -> (Vec<Node>, Node, String) {
+    let (primaries, replica) = cluster_with_replica();
     q::<()>(
-        &mut con,
+        &mut replica.client(),
         &["CONFIG", "SET", "cluster-replica-no-failover", "yes"],
     );
+    let new = id(&replica);
+    (primaries, replica, new)
+}
+
+#[test]
+fn replica_replaces_a_killed_primary() {
+    let (mut primaries, replica, new) = cluster_with_waiting_replica();
+    let mut con = replica.client();
     wait_until(BOUND, "the others see nofailover", || {
         line(&primaries[1], &new)
             .get(2)
@@ -212,13 +218,8 @@ fn replica_replaces_a_killed_primary() {
 
 #[test]
 fn forced_failover_of_a_dead_primary() {
-    let (mut primaries, replica) = cluster_with_replica();
-    let new = id(&replica);
+    let (mut primaries, replica, new) = cluster_with_waiting_replica();
     let mut con = replica.client();
-    q::<()>(
-        &mut con,
-        &["CONFIG", "SET", "cluster-replica-no-failover", "yes"],
-    );
     drop(primaries.remove(0));
     q::<()>(&mut con, &["CLUSTER", "FAILOVER", "FORCE"]);
     let survivors: Vec<&Node> = primaries.iter().chain([&replica]).collect();
