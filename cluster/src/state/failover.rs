@@ -155,7 +155,7 @@ impl State {
             }
             Kind::MfStart => self.manual_failover_asked(head.sender, now),
             _ => {
-                let from_primary = self.me().master == Some(head.sender) && !self.me().is_master();
+                let from_primary = self.my_primary().id == head.sender;
                 if let Some(m) = self.manual.as_mut().filter(|_| from_primary) {
                     if head.mflags & mflags::PAUSED != 0 && !m.can_start {
                         // Without a replication stream there is nothing
@@ -239,7 +239,7 @@ impl State {
                 self.dirty_routing = true;
             }
         }
-        let manual = self.manual.as_ref().is_some_and(|m| m.can_start);
+        let manual = self.manual_ready(now);
         if !self.election_wanted(now) {
             return;
         }
@@ -297,19 +297,19 @@ impl State {
     /// may start and has not timed out (to the ms: the primary's pause
     /// ends just after, and no vote may count once writes go on there).
     fn election_wanted(&self, now: u64) -> bool {
-        let manual = self
-            .manual
+        let primary = self.my_primary();
+        if primary.id == self.myself {
+            return false;
+        }
+        let by_itself = primary.has(flags::FAIL) && !self.me().has(flags::NOFAILOVER);
+        (by_itself || self.manual_ready(now)) && !primary.slots.is_empty()
+    }
+
+    /// A manual failover may start its election and has not timed out.
+    fn manual_ready(&self, now: u64) -> bool {
+        self.manual
             .as_ref()
-            .is_some_and(|m| m.can_start && now <= m.end);
-        let me = self.me();
-        let Some(primary) = me.master.filter(|_| !me.is_master()) else {
-            return false;
-        };
-        let Some(primary) = self.nodes.get(&primary) else {
-            return false;
-        };
-        let by_itself = primary.has(flags::FAIL) && !me.has(flags::NOFAILOVER);
-        (by_itself || manual) && !primary.slots.is_empty()
+            .is_some_and(|m| m.can_start && now <= m.end)
     }
 
     /// How long an election waits for votes (Redis's auth_timeout).
@@ -325,15 +325,11 @@ impl State {
     /// Redis's clusterFailoverReplaceYourMaster: this replica becomes a
     /// primary serving its old primary's slots, and says so at once.
     fn replace_primary(&mut self) {
-        let me = self.me();
-        let Some(old) = me.master.filter(|_| !me.is_master()) else {
+        let old = self.my_primary();
+        if old.id == self.myself {
             return;
-        };
-        let slots: Vec<u16> = self
-            .nodes
-            .get(&old)
-            .map(|n| n.slots.iter().collect())
-            .unwrap_or_default();
+        }
+        let slots: Vec<u16> = old.slots.iter().collect();
         let me = self.me_mut();
         me.flags = (me.flags & !flags::SLAVE) | flags::MASTER;
         me.master = None;
