@@ -267,7 +267,11 @@ impl Db {
                 break;
             }
             let at = self.sweep_cursor.fetch_add(1, Relaxed) as usize % SLOT_COUNT;
-            let mut slot = self.guard(at as u16);
+            // A slot held (by a long script, say) is left for the next
+            // sweep: waiting would take a worker from every client.
+            let Some(mut slot) = self.slots[at].try_lock() else {
+                continue;
+            };
             let slot = &mut *slot;
             if slot.volatile == 0 {
                 continue;

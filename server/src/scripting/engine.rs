@@ -18,8 +18,10 @@ use super::{bit, cjson, cmsgpack, convert, lua_struct, prng, with_env, RunState}
 use crate::commands::CmdError;
 use crate::info::REDIS_VERSION;
 
-/// VM instructions between looks at SCRIPT KILL (Redis's hook period).
-const HOOK_PERIOD: u32 = 100_000;
+/// VM instructions between runs of the hook, a few ms apart at most.
+const HOOK_PERIOD: u32 = 10_000;
+/// How long a script runs before it counts as long: the hook acts then.
+const LONG_SCRIPT_US: u64 = 2_000;
 /// Scripts run between extra incremental GC steps, so that garbage is
 /// collected a little at a time (Redis's LUA_GC_CYCLE_PERIOD).
 const GC_PERIOD: u32 = 50;
@@ -253,8 +255,9 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Every HOOK_PERIOD instructions, looks for SCRIPT KILL; on the fast
-    /// path, stops a script that did not write yet (`super::fast_hook`).
+    /// Every HOOK_PERIOD instructions of a script running LONG_SCRIPT_US
+    /// or more, looks for SCRIPT KILL; on the fast path, stops a script
+    /// that did not write yet (`super::fast_hook`).
     ///
     /// A script that gets this far runs long, and the runtime must not
     /// wait for it: no other worker may be awake to poll the sockets, and
@@ -264,6 +267,11 @@ impl Engine {
         self.lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_PERIOD),
             move |lua, _| {
+                // The count runs on across runs (mlua sets the hook once),
+                // so a run's age is what tells a long script.
+                if crate::clock::unix_us() < RUN_STARTED_US.get() + LONG_SCRIPT_US {
+                    return Ok(VmState::Continue);
+                }
                 match super::fast_hook() {
                     Some(true) => return Ok(VmState::Continue),
                     Some(false) => return stop(lua, ABORTED),
@@ -318,6 +326,7 @@ impl Engine {
         globals.raw_set("KEYS", self.array(keys)?)?;
         globals.raw_set("ARGV", self.array(args)?)?;
         let f = self.scripts.get(sha).expect("run only cached scripts");
+        RUN_STARTED_US.set(crate::clock::unix_us());
         let outcome = self.runner.call::<(bool, Value)>(f);
         if STOPPED.take() {
             self.watch()?;
@@ -387,6 +396,8 @@ const ABORTED: &str = "Script stopped to run again holding exclusive";
 thread_local! {
     /// `stop` replaced the hook of this thread's engine.
     static STOPPED: Cell<bool> = const { Cell::new(false) };
+    /// When the running script started (`clock::unix_us`).
+    static RUN_STARTED_US: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Ends the running script: the error is raised now and, the hook now
@@ -403,22 +414,40 @@ pub(super) fn abort<T>(lua: &Lua) -> mlua::Result<T> {
     stop(lua, ABORTED)
 }
 
-/// Lets the runtime go on without this thread: block_in_place offers its
-/// worker's queue to a new thread, and this waits until a task spawned
-/// from outside the worker has run, that is until a worker (the new one, or
-/// a sleeping one the task woke) is running and will poll the sockets.
+/// Lets the runtime go on without this thread, which keeps its worker
+/// (its queue, and the tasks its sockets woke) while the script runs.
+/// block_in_place offers the worker to a new thread, but takes it back on
+/// return if that thread did not pick it up yet: so it waits until the
+/// runtime says the worker runs on another thread (bounded: a stuck
+/// machine must not stop the script). Nothing to do on a thread that runs
+/// no worker (it handed it off already, or it is `block_on`'s).
 pub(super) fn hand_off_worker() {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
+    let metrics = runtime.metrics();
+    let me = Some(std::thread::current().id());
+    let Some(worker) = (0..metrics.num_workers()).find(|&w| metrics.worker_thread_id(w) == me)
+    else {
+        return;
+    };
     tokio::task::block_in_place(|| {
-        let (ran, running) = std::sync::mpsc::channel();
-        runtime.spawn(async move {
-            let _ = ran.send(());
-        });
-        let _ = running.recv_timeout(std::time::Duration::from_secs(1));
+        let started = std::time::Instant::now();
+        while metrics.worker_thread_id(worker) == me && started.elapsed() < HAND_OFF_BOUND {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
     });
+    // Only a worker going to sleep polls the sockets: the new thread may
+    // be stuck on a slot this script holds, the other worker asleep on a
+    // condition variable. A task spawned from a thread with no worker
+    // wakes it, and it goes back to sleep polling them.
+    runtime.spawn(async {});
 }
+
+const HAND_OFF_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+#[cfg(not(tokio_unstable))]
+compile_error!("slotcache needs --cfg tokio_unstable (set in .cargo/config.toml) for the runtime's worker_thread_id");
 
 /// Runs `wake` outside the worker: the tasks it wakes are queued where the
 /// other workers run them, not in this worker's own next-task slot, which
