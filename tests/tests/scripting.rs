@@ -473,6 +473,54 @@ fn same_as_redis(ok: &[&str], failing: &[&str]) {
     }
 }
 
+/// _G, the libraries and the string metatable are read-only tables in
+/// Redis 7, also past metatables (rawset, setmetatable, table.insert); a
+/// script's own tables, and KEYS, are not. One script's stray assignment
+/// must not change what the next script on that interpreter sees.
+#[test]
+fn the_environment_is_read_only_as_in_redis() {
+    same_as_redis(
+        &[
+            "local t = {} t.a = 1 table.insert(t, 2) table.sort(t) return {t.a, t[1]}",
+            "KEYS[1] = 'x' return KEYS[1]",
+            "return {tostring(getmetatable(string)), type(getmetatable(_G)), type(getmetatable(_G).__index)}",
+            "local n = 0 for k in pairs(string) do n = n + 1 end return n",
+            "local n = 0 for k, v in pairs(math) do n = n + 1 end return {n, next(string) ~= nil}",
+            "return {type(rawget(_G, 'redis')), type(rawget(string, 'format')), rawget(_G, 'nope')}",
+            "return {('abc'):upper(), string.format('%d', 5), cjson.encode({1, 2})}",
+            "return getmetatable(setmetatable({}, {__metatable = 'locked'}))",
+            "return {pcall(function() string.x = 1 end)}",
+            "return {type(loadstring), type(gcinfo), type(coroutine), _VERSION}",
+        ],
+        &[
+            "bit = 1",
+            "KEYS = 1",
+            "_G = nil",
+            "_G.z = 1",
+            "string.foo = 1",
+            "redis.call = nil",
+            "cjson.encode = nil",
+            "math.random = nil",
+            "table.insert = nil",
+            "struct.pack = nil",
+            "cmsgpack.pack = nil",
+            "rawset(_G, 'q', 1)",
+            "rawset(string, 'x', 1)",
+            "setmetatable(_G, nil)",
+            "setmetatable(string, {})",
+            "getmetatable(_G).__index = nil",
+            "getmetatable('').__index = nil",
+            "getmetatable('').__index.len = nil",
+            "table.insert(string, 1)",
+            "loadstring('x = 1')()",
+            "return type(getfenv)",
+            "return type(setfenv)",
+            "return type(newproxy)",
+            "return type(dofile)",
+        ],
+    );
+}
+
 #[test]
 fn bit_library_as_redis() {
     same_as_redis(

@@ -26,8 +26,10 @@ const LONG_SCRIPT_US: u64 = 2_000;
 /// collected a little at a time (Redis's LUA_GC_CYCLE_PERIOD).
 const GC_PERIOD: u32 = 50;
 
-/// Sets up the API. Runs once per VM, before globals are protected; the
-/// frames of this chunk (`=redis`) are skipped when locating an error.
+/// Sets up the API and makes the environment read-only. Runs once per VM;
+/// the frames of this chunk (`=redis`) are skipped when locating an error.
+/// Returns the runner and the table the globals live in (KEYS and ARGV go
+/// there).
 const PRELUDE: &str = r#"
 local raw = ...
 local error, type, tostring, rawget, setmetatable = error, type, tostring, rawget, setmetatable
@@ -75,14 +77,60 @@ local function handler(e)
 end
 
 debug, print, dofile, loadfile = nil, nil, nil, nil
-setmetatable(_G, {
-  __index = function(_, name)
-    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-  end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
-})
+getfenv, setfenv, newproxy = nil, nil, nil
 
-return function(f) return xpcall(f, handler) end
+-- Redis 7 makes _G, its libraries and the string metatable read-only
+-- tables. Stock Lua 5.1 has none: each library is an empty stand-in that
+-- reads through to the real table, _G is emptied into `globals` the same
+-- way, and the functions that would reach past a metatable see the real
+-- table or refuse.
+local G, raw_next, raw_pairs, raw_ipairs, raw_set = _G, next, pairs, ipairs, rawset
+local raw_getmetatable, raw_insert, raw_remove, raw_sort = getmetatable, table.insert, table.remove, table.sort
+local real = {}
+local function refuse() error('Attempt to modify a readonly table', 2) end
+local function refuse_raw(t)
+  if real[t] then error('Attempt to modify a readonly table', 0) end
+end
+local function readonly(t)
+  local stand_in = setmetatable({}, {__index = t, __newindex = refuse, __metatable = false})
+  real[stand_in] = t
+  return stand_in
+end
+local function seen(t) return real[t] or t end
+local function next_seen(t, k) return raw_next(seen(t), k) end
+local nonexistent = function(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+local string_mt = readonly({__index = nil})
+local globals_mt = readonly({__index = nonexistent, __newindex = refuse})
+
+G.rawset = function(t, ...) refuse_raw(t) return raw_set(t, ...) end
+G.rawget = function(t, k) return rawget(seen(t), k) end
+G.next = next_seen
+G.pairs = function(t) return next_seen, t, nil end
+G.ipairs = function(t) return raw_ipairs(seen(t)) end
+G.setmetatable = function(t, mt) refuse_raw(t) return setmetatable(t, mt) end
+G.getmetatable = function(t)
+  if type(t) == 'string' then return string_mt end
+  if t == G then return globals_mt end
+  return raw_getmetatable(seen(t))
+end
+table.insert = function(t, ...) refuse_raw(t) return raw_insert(t, ...) end
+table.remove = function(t, ...) refuse_raw(t) return raw_remove(t, ...) end
+table.sort = function(t, ...) refuse_raw(t) return raw_sort(t, ...) end
+
+local globals = {}
+for name, value in raw_pairs(G) do globals[name] = value end
+for name in raw_pairs(globals) do raw_set(G, name, nil) end
+for _, lib in raw_ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'struct', 'cmsgpack', 'redis', 'cjson'}) do
+  globals[lib] = readonly(globals[lib])
+end
+real[string_mt].__index = globals.string
+setmetatable(globals, {__index = nonexistent})
+setmetatable(G, {__index = globals, __newindex = refuse, __metatable = false})
+real[G] = globals
+
+return function(f) return xpcall(f, handler) end, globals
 "#;
 
 /// An error the API's Rust functions raise into the script.
@@ -154,6 +202,8 @@ pub struct Engine {
     lua: Lua,
     /// Calls a script under the error handler: `(true, result)` or `(false, error table)`.
     runner: Function,
+    /// Where the globals live: `_G` itself is an empty read-only stand-in.
+    globals: Table,
     /// Compiled scripts by lower-case SHA1: those of the node's scripts
     /// this thread ran (mod.rs).
     scripts: HashMap<[u8; 40], Function>,
@@ -236,7 +286,7 @@ impl Engine {
         )?;
         raw.raw_set("version", REDIS_VERSION)?;
         raw.raw_set("version_num", version_num(REDIS_VERSION))?;
-        let runner: Function = lua
+        let (runner, globals): (Function, Table) = lua
             .load(PRELUDE)
             .set_name("=redis")
             .set_mode(ChunkMode::Text)
@@ -244,6 +294,7 @@ impl Engine {
         let mut engine = Engine {
             lua,
             runner,
+            globals,
             scripts: HashMap::new(),
             run,
             since_gc: 0,
@@ -322,9 +373,8 @@ impl Engine {
         keys: impl ExactSizeIterator<Item = &'a [u8]>,
         args: impl ExactSizeIterator<Item = &'a [u8]>,
     ) -> mlua::Result<Outcome> {
-        let globals = self.lua.globals();
-        globals.raw_set("KEYS", self.array(keys)?)?;
-        globals.raw_set("ARGV", self.array(args)?)?;
+        self.globals.raw_set("KEYS", self.array(keys)?)?;
+        self.globals.raw_set("ARGV", self.array(args)?)?;
         let f = self.scripts.get(sha).expect("run only cached scripts");
         RUN_STARTED_US.set(crate::clock::unix_us());
         let outcome = self.runner.call::<(bool, Value)>(f);
