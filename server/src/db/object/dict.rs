@@ -16,6 +16,15 @@
 //! Here each "bucket" is a small hashbrown table (a shard) chosen by hash
 //! bits 32.., so lookups stay O(1) and hashbrown's own probing (low bits and
 //! top 7 bits) is unaffected, and a scan step returns whole shards.
+//!
+//! The table changes size a shard at a time, as linear hashing does, not
+//! all at once: rebuilding a million-field set in one go stalls every
+//! client of its slot for tens of ms (Redis rehashes incrementally for the
+//! same reason). Between `base` and twice as many shards, the first ones
+//! are split in two (shard `b` and `b + base`) and the rest are not yet;
+//! a scan visits a shard and, if split, its other half, as Redis's
+//! dictScan visits a small table's bucket and its expansions in the big
+//! one while it rehashes.
 
 use std::hash::BuildHasher;
 
@@ -75,8 +84,10 @@ const SHRINK_AT: usize = 32;
 const MAX_SHARDS: usize = 1 << 24;
 
 pub struct Dict<V = Box<[u8]>> {
-    /// A power of two of them; a field lives in `shard_of(hash)`.
+    /// `base + split` of them; a field lives in `self.shard_of(hash)`.
     shards: SmallVec<[Shard<V>; 1]>,
+    /// A power of two: the shards before any split.
+    base: usize,
     len: usize,
     hasher: DefaultHashBuilder,
 }
@@ -87,21 +98,34 @@ impl<V> Default for Dict<V> {
         shards.push(Shard::new());
         Dict {
             shards,
+            base: 1,
             len: 0,
             hasher: DefaultHashBuilder::default(),
         }
     }
 }
 
+/// A field's shard among `shards` of which `base` come before the splits:
+/// its bucket among twice `base`, or the shard not yet split that holds it.
 #[inline]
-fn shard_of(hash: u64, shards: usize) -> usize {
-    (hash >> 32) as usize & (shards - 1)
+fn shard_of(hash: u64, base: usize, shards: usize) -> usize {
+    let bucket = (hash >> 32) as usize & (2 * base - 1);
+    if bucket < shards {
+        bucket
+    } else {
+        bucket - base
+    }
 }
 
 impl<V: DictValue> Dict<V> {
     #[inline]
     fn hash(&self, field: &[u8]) -> u64 {
         self.hasher.hash_one(field)
+    }
+
+    #[inline]
+    fn shard_at(&self, hash: u64) -> usize {
+        shard_of(hash, self.base, self.shards.len())
     }
 
     pub fn len(&self) -> usize {
@@ -114,7 +138,7 @@ impl<V: DictValue> Dict<V> {
 
     pub fn get(&self, field: &[u8]) -> Option<V::Ref<'_>> {
         let hash = self.hash(field);
-        self.shards[shard_of(hash, self.shards.len())]
+        self.shards[self.shard_at(hash)]
             .find(hash, |(f, _)| **f == *field)
             .map(|(_, v)| v.view())
     }
@@ -134,8 +158,8 @@ impl<V: DictValue> Dict<V> {
         update: impl FnOnce(&mut V, T),
     ) -> bool {
         let hash = self.hash(field);
+        let at = self.shard_at(hash);
         let hasher = &self.hasher;
-        let at = shard_of(hash, self.shards.len());
         match self.shards[at].entry(hash, |(f, _)| **f == *field, |(f, _)| hasher.hash_one(&**f)) {
             Entry::Occupied(mut o) => {
                 update(&mut o.get_mut().1, arg);
@@ -145,7 +169,7 @@ impl<V: DictValue> Dict<V> {
                 v.insert((field.into(), make(arg)));
                 self.len += 1;
                 if self.len > GROW_AT * self.shards.len() && self.shards.len() < MAX_SHARDS {
-                    self.reshard(self.shards.len() * 2);
+                    self.split_one();
                 }
                 true
             }
@@ -166,15 +190,16 @@ impl<V: DictValue> Dict<V> {
     pub fn take(&mut self, field: &[u8]) -> Option<V> {
         let hash = self.hash(field);
         let n = self.shards.len();
+        let at = self.shard_at(hash);
         let hasher = &self.hasher;
-        let shard = &mut self.shards[shard_of(hash, n)];
+        let shard = &mut self.shards[at];
         let Ok(found) = shard.find_entry(hash, |(f, _)| **f == *field) else {
             return None;
         };
         let ((_, value), _) = found.remove();
         self.len -= 1;
         if n > 1 && self.len < SHRINK_AT * n {
-            self.reshard(n / 2);
+            self.merge_one();
         } else if shard.capacity() > 16 && shard.len() * 4 < shard.capacity() {
             // Give memory back as Redis shrinks a mostly empty dict. Moving
             // fields inside one shard cannot confuse a cursor.
@@ -183,19 +208,38 @@ impl<V: DictValue> Dict<V> {
         Some(value)
     }
 
-    /// Rebuilds with `n` shards (double or half the current count).
-    fn reshard(&mut self, n: usize) {
-        let hasher = &self.hasher;
-        let per_shard = self.len / n + self.len / n / 4;
-        let mut next: SmallVec<[Shard<V>; 1]> =
-            (0..n).map(|_| Shard::with_capacity(per_shard)).collect();
-        for shard in self.shards.drain(..) {
-            for item in shard {
-                let hash = hasher.hash_one(&*item.0);
-                next[shard_of(hash, n)].insert_unique(hash, item, |(f, _)| hasher.hash_one(&**f));
-            }
+    /// Splits the next shard not yet split: its fields of the upper
+    /// bucket move to a new last shard.
+    fn split_one(&mut self) {
+        let (hasher, base, from) = (&self.hasher, self.base, self.shards.len() - self.base);
+        let source = &mut self.shards[from];
+        let rehash = |(f, _): &(Field, V)| hasher.hash_one(&**f);
+        let mut upper = Shard::with_capacity(source.len() / 2 + source.len() / 8);
+        for item in source.extract_if(|item| (rehash(item) >> 32) as usize & base != 0) {
+            upper.insert_unique(rehash(&item), item, rehash);
         }
-        self.shards = next;
+        // Keep the usual slack, not room for the fields that left.
+        source.shrink_to(source.len() + source.len() / 4, rehash);
+        self.shards.push(upper);
+        if self.shards.len() == 2 * base {
+            self.base *= 2;
+        }
+    }
+
+    /// Merges the last shard back into the one it was split from.
+    fn merge_one(&mut self) {
+        if self.shards.len() == self.base {
+            self.base /= 2;
+        }
+        let hasher = &self.hasher;
+        let rehash = |(f, _): &(Field, V)| hasher.hash_one(&**f);
+        let upper = self.shards.pop().expect("more than one shard");
+        let from = self.shards.len() - self.base;
+        let into = &mut self.shards[from];
+        into.reserve(upper.len(), rehash);
+        for item in upper {
+            into.insert_unique(rehash(&item), item, rehash);
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], V::Ref<'_>)> + '_ {
@@ -208,23 +252,28 @@ impl<V: DictValue> Dict<V> {
     /// One HSCAN/SSCAN/ZSCAN step: emits whole shards from `cursor` on
     /// until at least `count` fields were emitted, and returns the next
     /// cursor (0: done).
-    /// This is Redis's dictScan: the cursor's low bits name a shard, and it
-    /// advances by incrementing its bit-reversed value.
+    /// This is Redis's dictScan: the cursor's low bits name a shard among
+    /// `base`, and it advances by incrementing its bit-reversed value.
     pub fn scan<'a>(
         &'a self,
         cursor: u64,
         count: usize,
         mut emit: impl FnMut(&'a [u8], V::Ref<'a>),
     ) -> u64 {
-        let mask = (self.shards.len() - 1) as u64;
+        let mask = (self.base - 1) as u64;
+        let split = self.shards.len() - self.base;
         let mut v = cursor;
         let mut emitted = 0;
         loop {
-            let shard = &self.shards[(v & mask) as usize];
-            for (f, value) in shard.iter() {
-                emit(f, value.view());
+            let at = (v & mask) as usize;
+            // A split shard's other half holds the rest of its bucket.
+            let other = (at < split).then(|| at + self.base);
+            for shard in std::iter::once(at).chain(other).map(|i| &self.shards[i]) {
+                for (f, value) in shard.iter() {
+                    emit(f, value.view());
+                }
+                emitted += shard.len();
             }
-            emitted += shard.len();
             // Set the bits above the mask so the increment carries through
             // them and only the masked bits change.
             v |= !mask;
@@ -366,6 +415,40 @@ mod tests {
         assert_eq!(d.shards.len(), 1);
         assert_eq!(d.iter().count(), 10);
         assert!(d.contains(&field(9_995)));
+    }
+
+    #[test]
+    fn every_field_found_while_shards_split_and_merge() {
+        let mut d = Dict::default();
+        for i in 0..3_000 {
+            d.set(&field(i), b"v");
+            assert!(d.contains(&field(i / 2)) && d.contains(&field(i)), "{i}");
+        }
+        assert!(d.shards.len() > d.base, "stopped between sizes");
+        for i in 0..2_990 {
+            assert!(d.remove(&field(i)), "{i}");
+            assert!(
+                d.contains(&field(i + 1)) && d.contains(&field(2_990 + i % 10)),
+                "{i}"
+            );
+        }
+        assert_eq!(d.iter().count(), 10);
+    }
+
+    #[test]
+    fn a_scan_of_a_dict_between_sizes_sees_each_field_once() {
+        let d = filled(3_000);
+        assert!(d.shards.len() > d.base);
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        loop {
+            cursor = d.scan(cursor, 10, |f, _| seen.push(f.to_vec()));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 3_000);
+        assert_eq!(seen.into_iter().collect::<HashSet<_>>().len(), 3_000);
     }
 
     /// Runs a full scan, changing the dict between steps with `between`,
