@@ -3,6 +3,7 @@
 
 mod dict;
 mod list;
+mod segmented;
 mod set;
 mod zset;
 

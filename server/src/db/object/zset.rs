@@ -18,6 +18,7 @@ use std::cmp::Ordering;
 use rand::Rng;
 
 use super::dict::Dict;
+use super::segmented::Segmented;
 
 /// Enough for 4^32 elements at Redis's p = 1/4.
 const MAX_LEVEL: usize = 32;
@@ -64,8 +65,8 @@ const UNLINKED: Link = Link {
 #[derive(Default)]
 struct Tier {
     /// `height` links per slot.
-    links: Vec<Link>,
-    nodes: Vec<Node>,
+    links: Segmented<Link>,
+    nodes: Segmented<Node>,
     free: Vec<u32>,
 }
 
@@ -278,7 +279,9 @@ impl SkipList {
         let at = match tier.free.pop() {
             Some(at) => {
                 let at = at as usize;
-                tier.links[at * height..(at + 1) * height].fill(UNLINKED);
+                for i in at * height..(at + 1) * height {
+                    tier.links[i] = UNLINKED;
+                }
                 tier.nodes[at] = node;
                 self.free -= 1;
                 at
@@ -286,7 +289,9 @@ impl SkipList {
             None => {
                 let at = tier.nodes.len();
                 assert!(at < SLOT_MASK as usize - 1, "sorted set too large");
-                tier.links.extend(std::iter::repeat_n(UNLINKED, height));
+                for _ in 0..height {
+                    tier.links.push(UNLINKED);
+                }
                 tier.nodes.push(node);
                 at
             }
