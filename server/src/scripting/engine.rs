@@ -18,8 +18,8 @@ use super::{bit, cjson, cmsgpack, convert, lua_struct, prng, with_env, RunState}
 use crate::commands::CmdError;
 use crate::info::REDIS_VERSION;
 
-/// VM instructions between runs of the hook, a few ms apart at most.
-const HOOK_PERIOD: u32 = 10_000;
+/// VM instructions between runs of the hook (Redis's period).
+const HOOK_PERIOD: u32 = 100_000;
 /// How long a script runs before it counts as long: the hook acts then.
 const LONG_SCRIPT_US: u64 = 2_000;
 /// Scripts run between extra incremental GC steps, so that garbage is
