@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use slotcache_protocol::request::peek_first_key;
 use slotcache_protocol::{ProtocolError, Reply, RequestParser};
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::blocking::{self, Wake};
@@ -156,18 +156,18 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                 if ready.is_err() {
                     return;
                 }
-                match read_some(&stream, &mut input) {
-                    Ok(Read::Closed) => return,
-                    Ok(Read::Got { bytes, drained }) => {
+                match stream.try_read_buf(&mut input) {
+                    Ok(0) => return,
+                    Ok(n) => {
                         server
                             .stats
                             .total_net_input_bytes
-                            .fetch_add(bytes as u64, Relaxed);
+                            .fetch_add(n as u64, Relaxed);
                         handle.query_buffer.store(input.len() as u64, Relaxed);
                         to_parse = true;
-                        reads_in_a_row = if drained { 0 } else { reads_in_a_row + 1 };
+                        reads_in_a_row += 1;
                     }
-                    Ok(Read::Nothing) => reads_in_a_row = 0,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => reads_in_a_row = 0,
                     Err(_) => return,
                 }
             }
@@ -207,43 +207,6 @@ async fn pause_over(next: &Next) {
     };
     let left = Duration::from_millis(until.saturating_sub(crate::clock::unix_ms()));
     tokio::time::sleep(left.min(PAUSE_POLL)).await;
-}
-
-enum Read {
-    Got { bytes: usize, drained: bool },
-    Nothing,
-    Closed,
-}
-
-/// Reads what the socket holds into `input`. A read that did not fill the
-/// space it had emptied the socket: it also clears the socket's readiness,
-/// so the connection sleeps until more comes instead of asking again and
-/// hearing EAGAIN (a system call per request, at -P 1). tokio clears it
-/// only if no readiness event arrived since it was read, so input that
-/// came meanwhile still wakes the connection.
-fn read_some(stream: &TcpStream, input: &mut BytesMut) -> io::Result<Read> {
-    let room = input.capacity() - input.len();
-    let mut bytes = 0;
-    let read = stream.try_io(Interest::READABLE, || {
-        bytes = stream.try_read_buf(input)?;
-        if bytes > 0 && bytes < room {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(bytes)
-    });
-    match read {
-        Ok(0) => Ok(Read::Closed),
-        Ok(bytes) => Ok(Read::Got {
-            bytes,
-            drained: false,
-        }),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock && bytes > 0 => Ok(Read::Got {
-            bytes,
-            drained: true,
-        }),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Nothing),
-        Err(e) => Err(e),
-    }
 }
 
 /// Writes as much of `output` as the socket takes without waiting.
