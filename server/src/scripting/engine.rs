@@ -101,7 +101,7 @@ local function next_seen(t, k) return raw_next(seen(t), k) end
 local nonexistent = function(_, name)
   error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
 end
-local string_mt = readonly({__index = nil})
+local string_mt -- set below, once `string` has its stand-in
 local globals_mt = readonly({__index = nonexistent, __newindex = refuse})
 
 G.rawset = function(t, ...) refuse_raw(t) return raw_set(t, ...) end
@@ -125,7 +125,7 @@ for name in raw_pairs(globals) do raw_set(G, name, nil) end
 for _, lib in raw_ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'struct', 'cmsgpack', 'redis', 'cjson'}) do
   globals[lib] = readonly(globals[lib])
 end
-real[string_mt].__index = globals.string
+string_mt = readonly({__index = globals.string})
 setmetatable(globals, {__index = nonexistent})
 setmetatable(G, {__index = globals, __newindex = refuse, __metatable = false})
 real[G] = globals
