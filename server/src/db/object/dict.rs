@@ -117,6 +117,12 @@ fn shard_of(hash: u64, base: usize, shards: usize) -> usize {
     }
 }
 
+/// A stored field's hash again, which hashbrown asks for when it moves
+/// fields (growing, shrinking) and which moving them between shards needs.
+fn rehash<V>(hasher: &DefaultHashBuilder) -> impl Fn(&(Field, V)) -> u64 + Copy + '_ {
+    move |(f, _)| hasher.hash_one(&**f)
+}
+
 impl<V: DictValue> Dict<V> {
     #[inline]
     fn hash(&self, field: &[u8]) -> u64 {
@@ -159,8 +165,7 @@ impl<V: DictValue> Dict<V> {
     ) -> bool {
         let hash = self.hash(field);
         let at = self.shard_at(hash);
-        let hasher = &self.hasher;
-        match self.shards[at].entry(hash, |(f, _)| **f == *field, |(f, _)| hasher.hash_one(&**f)) {
+        match self.shards[at].entry(hash, |(f, _)| **f == *field, rehash(&self.hasher)) {
             Entry::Occupied(mut o) => {
                 update(&mut o.get_mut().1, arg);
                 false
@@ -191,7 +196,6 @@ impl<V: DictValue> Dict<V> {
         let hash = self.hash(field);
         let n = self.shards.len();
         let at = self.shard_at(hash);
-        let hasher = &self.hasher;
         let shard = &mut self.shards[at];
         let Ok(found) = shard.find_entry(hash, |(f, _)| **f == *field) else {
             return None;
@@ -203,7 +207,7 @@ impl<V: DictValue> Dict<V> {
         } else if shard.capacity() > 16 && shard.len() * 4 < shard.capacity() {
             // Give memory back as Redis shrinks a mostly empty dict. Moving
             // fields inside one shard cannot confuse a cursor.
-            shard.shrink_to(shard.len() * 2, |(f, _)| hasher.hash_one(&**f));
+            shard.shrink_to(shard.len() * 2, rehash(&self.hasher));
         }
         Some(value)
     }
@@ -211,9 +215,9 @@ impl<V: DictValue> Dict<V> {
     /// Splits the next shard not yet split: its fields of the upper
     /// bucket move to a new last shard.
     fn split_one(&mut self) {
-        let (hasher, base, from) = (&self.hasher, self.base, self.shards.len() - self.base);
+        let (base, from) = (self.base, self.shards.len() - self.base);
         let source = &mut self.shards[from];
-        let rehash = |(f, _): &(Field, V)| hasher.hash_one(&**f);
+        let rehash = rehash(&self.hasher);
         let mut upper = Shard::with_capacity(source.len() / 2 + source.len() / 8);
         for item in source.extract_if(|item| (rehash(item) >> 32) as usize & base != 0) {
             upper.insert_unique(rehash(&item), item, rehash);
@@ -231,8 +235,7 @@ impl<V: DictValue> Dict<V> {
         if self.shards.len() == self.base {
             self.base /= 2;
         }
-        let hasher = &self.hasher;
-        let rehash = |(f, _): &(Field, V)| hasher.hash_one(&**f);
+        let rehash = rehash(&self.hasher);
         let upper = self.shards.pop().expect("more than one shard");
         let from = self.shards.len() - self.base;
         let into = &mut self.shards[from];
