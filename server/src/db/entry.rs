@@ -1,21 +1,37 @@
-//! One stored key. Strings live in the same allocation as the key (as
-//! Redis's embstr does), so a small string costs one heap block and a
-//! 32-byte table slot. Other types hang off `obj`.
+//! One stored key: a 16-byte table slot pointing to one heap block that
+//! holds the expiry, the key and, for strings, the value (as Redis's
+//! embstr keeps a small string next to its header). Table slots are what a
+//! slot's hash table multiplies by its spare capacity, so every byte kept
+//! out of them is a byte more for keys under `maxmemory`.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::ptr::NonNull;
 
 use super::object::Object;
 
-/// Set in `meta` when `buf` starts with an 8-byte expiry time.
+/// Set in `meta` when the block starts with an 8-byte expiry time.
 const HAS_EXPIRE: u32 = 1 << 31;
+/// Set in `meta` when the block ends with a pointer to an `Object`.
+const IS_OBJECT: u32 = 1 << 30;
+/// Longest string kept in the block: its length lives in `meta`'s low bits.
+/// Longer ones (Redis allows 512 MB by default) go to a `Raw` object.
+const INLINE_MAX: usize = (IS_OBJECT - 1) as usize;
+const OBJECT_PTR: usize = std::mem::size_of::<*mut Object>();
 
 pub struct Entry {
-    /// `[expire_at: u64 LE, if HAS_EXPIRE][key][string value, if obj is None]`
-    buf: Box<[u8]>,
-    /// Key length, plus the HAS_EXPIRE flag.
+    /// `[expire_at: u64 LE, if HAS_EXPIRE][key length: LEB128][key]`
+    /// then the string value, or with IS_OBJECT a `*mut Object` (unaligned).
+    block: NonNull<u8>,
+    /// The string value's length, plus the two flags.
     meta: u32,
     /// LRU clock or LFU counter; see `access.rs`.
     pub(super) access: u32,
-    obj: Option<Box<Object>>,
 }
+
+// SAFETY: an Entry owns its block and its object as a Box would, and hands
+// out references only through `&self`/`&mut self`.
+unsafe impl Send for Entry {}
+unsafe impl Sync for Entry {}
 
 /// What a key holds, as commands see it.
 pub enum Value<'a> {
@@ -23,61 +39,151 @@ pub enum Value<'a> {
     Obj(&'a Object),
 }
 
-fn build(expire_at: Option<u64>, key: &[u8], value: &[u8]) -> (Box<[u8]>, u32) {
-    let mut buf = Vec::with_capacity(expire_at.map_or(0, |_| 8) + key.len() + value.len());
-    let mut meta = key.len() as u32;
+/// What goes after the key in a new block.
+enum Tail<'a> {
+    Str(&'a [u8]),
+    Obj(NonNull<Object>),
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+fn block_layout(len: usize) -> Layout {
+    Layout::from_size_align(len, 1).expect("entry block fits in memory")
+}
+
+/// Allocates and fills a block; returns it with its `meta`.
+fn new_block(expire_at: Option<u64>, key: &[u8], tail: Tail<'_>) -> (NonNull<u8>, u32) {
+    let (tail_len, mut meta) = match tail {
+        Tail::Str(v) => (v.len(), v.len() as u32),
+        Tail::Obj(_) => (OBJECT_PTR, IS_OBJECT),
+    };
+    let head = expire_at.map_or(0, |_| 8);
+    let len = head + varint_len(key.len()) + key.len() + tail_len;
+    let mut bytes = Vec::with_capacity(len);
     if let Some(at) = expire_at {
-        buf.extend_from_slice(&at.to_le_bytes());
+        bytes.extend_from_slice(&at.to_le_bytes());
         meta |= HAS_EXPIRE;
     }
-    buf.extend_from_slice(key);
-    buf.extend_from_slice(value);
-    (buf.into_boxed_slice(), meta)
+    let mut n = key.len();
+    while n >= 0x80 {
+        bytes.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    bytes.push(n as u8);
+    bytes.extend_from_slice(key);
+    let layout = block_layout(len);
+    // SAFETY: `len` ≥ 1 (the key length takes a byte); the copies write
+    // exactly `len` bytes into the new block.
+    unsafe {
+        let block = alloc(layout);
+        let Some(block) = NonNull::new(block) else {
+            handle_alloc_error(layout)
+        };
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), block.as_ptr(), bytes.len());
+        let rest = block.as_ptr().add(bytes.len());
+        match tail {
+            Tail::Str(v) => std::ptr::copy_nonoverlapping(v.as_ptr(), rest, v.len()),
+            Tail::Obj(obj) => (rest as *mut *mut Object).write_unaligned(obj.as_ptr()),
+        }
+        (block, meta)
+    }
 }
 
 impl Entry {
     pub fn new_string(key: &[u8], value: &[u8], expire_at: Option<u64>, access: u32) -> Entry {
-        let (buf, meta) = build(expire_at, key, value);
+        if value.len() > INLINE_MAX {
+            return Entry::new_object(key, Object::Raw(value.to_vec()), expire_at, access);
+        }
+        let (block, meta) = new_block(expire_at, key, Tail::Str(value));
         Entry {
-            buf,
+            block,
             meta,
             access,
-            obj: None,
         }
     }
 
     pub fn new_object(key: &[u8], obj: Object, expire_at: Option<u64>, access: u32) -> Entry {
-        let (buf, meta) = build(expire_at, key, &[]);
+        let obj = NonNull::from(Box::leak(Box::new(obj)));
+        let (block, meta) = new_block(expire_at, key, Tail::Obj(obj));
         Entry {
-            buf,
+            block,
             meta,
             access,
-            obj: Some(Box::new(obj)),
         }
     }
 
+    /// Where the key starts in the block, and its length.
     #[inline]
-    fn key_start(&self) -> usize {
-        if self.meta & HAS_EXPIRE != 0 {
-            8
-        } else {
-            0
+    fn key_span(&self) -> (usize, usize) {
+        let mut at = if self.meta & HAS_EXPIRE != 0 { 8 } else { 0 };
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            // SAFETY: the block holds a complete LEB128 length at `at`.
+            let byte = unsafe { *self.block.as_ptr().add(at) };
+            at += 1;
+            len |= ((byte & 0x7f) as usize) << shift;
+            if byte < 0x80 {
+                return (at, len);
+            }
+            shift += 7;
         }
     }
 
     #[inline]
     fn key_end(&self) -> usize {
-        self.key_start() + (self.meta & !HAS_EXPIRE) as usize
+        let (start, len) = self.key_span();
+        start + len
+    }
+
+    /// Bytes after the key: the string, or the object pointer.
+    #[inline]
+    fn tail_len(&self) -> usize {
+        if self.meta & IS_OBJECT != 0 {
+            OBJECT_PTR
+        } else {
+            (self.meta & !(HAS_EXPIRE | IS_OBJECT)) as usize
+        }
+    }
+
+    #[inline]
+    fn block_len(&self) -> usize {
+        self.key_end() + self.tail_len()
+    }
+
+    /// `len` bytes of the block from `start`.
+    #[inline]
+    fn bytes(&self, start: usize, len: usize) -> &[u8] {
+        // SAFETY: callers ask only for spans inside the block.
+        unsafe { std::slice::from_raw_parts(self.block.as_ptr().add(start), len) }
+    }
+
+    #[inline]
+    fn object_ptr(&self) -> Option<*mut Object> {
+        (self.meta & IS_OBJECT != 0).then(|| {
+            // SAFETY: with IS_OBJECT the block ends with the pointer.
+            unsafe {
+                (self.block.as_ptr().add(self.key_end()) as *const *mut Object).read_unaligned()
+            }
+        })
     }
 
     #[inline]
     pub fn key(&self) -> &[u8] {
-        &self.buf[self.key_start()..self.key_end()]
+        let (start, len) = self.key_span();
+        self.bytes(start, len)
     }
 
     #[inline]
     pub fn expire_at(&self) -> Option<u64> {
-        (self.meta & HAS_EXPIRE != 0).then(|| u64::from_le_bytes(self.buf[..8].try_into().unwrap()))
+        (self.meta & HAS_EXPIRE != 0)
+            .then(|| u64::from_le_bytes(self.bytes(0, 8).try_into().unwrap()))
     }
 
     #[inline]
@@ -87,26 +193,40 @@ impl Entry {
 
     /// Changes the expiry; only the slot may call it, as it counts volatile keys.
     pub(super) fn set_expire(&mut self, expire_at: Option<u64>) {
-        if expire_at.is_none() && self.expire_at().is_none() {
-            return;
+        match (expire_at, self.expire_at()) {
+            (None, None) => {}
+            (Some(at), Some(_)) => {
+                // SAFETY: with HAS_EXPIRE the block starts with 8 bytes for it.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(at.to_le_bytes().as_ptr(), self.block.as_ptr(), 8)
+                }
+            }
+            _ => {
+                let tail = match self.object_ptr() {
+                    // SAFETY: the pointer came from Box::leak and stays owned
+                    // by this entry: only the block around it is replaced.
+                    Some(obj) => Tail::Obj(unsafe { NonNull::new_unchecked(obj) }),
+                    None => Tail::Str(self.bytes(self.key_end(), self.tail_len())),
+                };
+                let (block, meta) = new_block(expire_at, self.key(), tail);
+                self.free_block();
+                (self.block, self.meta) = (block, meta);
+            }
         }
-        if let (Some(at), Some(_)) = (expire_at, self.expire_at()) {
-            self.buf[..8].copy_from_slice(&at.to_le_bytes());
-            return;
-        }
-        let (buf, meta) = build(expire_at, self.key(), &self.buf[self.key_end()..]);
-        self.buf = buf;
-        self.meta = meta;
+    }
+
+    /// Frees the block (not the object it may point to).
+    fn free_block(&mut self) {
+        // SAFETY: the block was allocated with this length by `new_block`.
+        unsafe { dealloc(self.block.as_ptr(), block_layout(self.block_len())) }
     }
 
     #[inline]
     pub fn value(&self) -> Value<'_> {
-        match &self.obj {
-            None => Value::Str(&self.buf[self.key_end()..]),
-            Some(obj) => match &**obj {
-                Object::Raw(s) => Value::Str(s),
-                other => Value::Obj(other),
-            },
+        match self.object() {
+            None => Value::Str(self.bytes(self.key_end(), self.tail_len())),
+            Some(Object::Raw(s)) => Value::Str(s),
+            Some(other) => Value::Obj(other),
         }
     }
 
@@ -121,23 +241,17 @@ impl Entry {
 
     /// Replaces the value with a string, keeping key and expiry.
     pub fn set_string(&mut self, value: &[u8]) {
-        let (buf, meta) = build(self.expire_at(), self.key(), value);
-        self.buf = buf;
-        self.meta = meta;
-        self.obj = None;
+        *self = Entry::new_string(self.key(), value, self.expire_at(), self.access);
     }
 
     /// A growable copy of the string value, for APPEND and SETRANGE: the
     /// value moves to a `Raw` object so repeated appends stay amortised O(1).
     pub fn string_mut(&mut self) -> Option<&mut Vec<u8>> {
-        if self.obj.is_none() {
-            let value = self.buf[self.key_end()..].to_vec();
-            let (buf, meta) = build(self.expire_at(), self.key(), &[]);
-            self.buf = buf;
-            self.meta = meta;
-            self.obj = Some(Box::new(Object::Raw(value)));
+        if self.object_ptr().is_none() {
+            let raw = Object::Raw(self.bytes(self.key_end(), self.tail_len()).to_vec());
+            *self = Entry::new_object(self.key(), raw, self.expire_at(), self.access);
         }
-        match self.obj.as_deref_mut() {
+        match self.object_mut() {
             Some(Object::Raw(s)) => Some(s),
             _ => None,
         }
@@ -149,11 +263,13 @@ impl Entry {
     }
 
     pub fn object(&self) -> Option<&Object> {
-        self.obj.as_deref()
+        // SAFETY: the object is owned by this entry and borrowed with it.
+        self.object_ptr().map(|obj| unsafe { &*obj })
     }
 
     pub fn object_mut(&mut self) -> Option<&mut Object> {
-        self.obj.as_deref_mut()
+        // SAFETY: as in `object`, and `&mut self` makes the borrow unique.
+        self.object_ptr().map(|obj| unsafe { &mut *obj })
     }
 
     pub fn type_name(&self) -> &'static str {
@@ -167,8 +283,18 @@ impl Entry {
     /// USAGE reports it.
     pub fn memory_usage(&self) -> usize {
         std::mem::size_of::<Entry>()
-            + self.buf.len()
-            + self.obj.as_ref().map_or(0, |o| o.memory_usage())
+            + self.block_len()
+            + self.object().map_or(0, Object::memory_usage)
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Some(obj) = self.object_ptr() {
+            // SAFETY: the pointer came from Box::leak in `new_object`.
+            drop(unsafe { Box::from_raw(obj) });
+        }
+        self.free_block();
     }
 }
 
@@ -178,7 +304,7 @@ mod tests {
 
     #[test]
     fn entry_is_compact() {
-        assert_eq!(std::mem::size_of::<Entry>(), 32);
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
     }
 
     #[test]
@@ -206,5 +332,81 @@ mod tests {
         assert_eq!(e.string(), Some(&b"abcd"[..]));
         assert_eq!(e.expire_at(), Some(9));
         assert_eq!(e.type_name(), "string");
+    }
+
+    #[test]
+    fn long_keys_take_longer_length_prefixes() {
+        for len in [0, 127, 128, 16_383, 16_384, 70_000] {
+            let key = vec![b'k'; len];
+            let mut e = Entry::new_string(&key, b"v", None, 0);
+            assert_eq!((e.key(), e.string()), (&key[..], Some(&b"v"[..])));
+            e.set_expire(Some(7));
+            assert_eq!(
+                (e.key(), e.string(), e.expire_at()),
+                (&key[..], Some(&b"v"[..]), Some(7))
+            );
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        SetExpire(Option<u64>),
+        SetString(Vec<u8>),
+        Append(Vec<u8>),
+        Touch(u32),
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        let bytes = proptest::collection::vec(any::<u8>(), 0..300);
+        prop_oneof![
+            proptest::option::of(any::<u64>()).prop_map(Op::SetExpire),
+            bytes.clone().prop_map(Op::SetString),
+            bytes.prop_map(Op::Append),
+            any::<u32>().prop_map(Op::Touch),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any sequence of edits reads back as a plain model of key, value
+        /// and expiry says, inline or as an object.
+        #[test]
+        fn edits_match_a_model(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            first in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            as_object: bool,
+            ops in proptest::collection::vec(op(), 0..20),
+        ) {
+            let (mut value, mut expire, mut access) = (first.clone(), None, 0);
+            let mut e = if as_object {
+                Entry::new_object(&key, Object::Raw(first), None, 0)
+            } else {
+                Entry::new_string(&key, &first, None, 0)
+            };
+            for op in ops {
+                match op {
+                    Op::SetExpire(at) => {
+                        e.set_expire(at);
+                        expire = at;
+                    }
+                    Op::SetString(v) => {
+                        e.set_string(&v);
+                        value = v;
+                    }
+                    Op::Append(v) => {
+                        e.string_mut().unwrap().extend_from_slice(&v);
+                        value.extend_from_slice(&v);
+                    }
+                    Op::Touch(a) => {
+                        e.access = a;
+                        access = a;
+                    }
+                }
+                proptest::prop_assert_eq!(e.key(), &key[..]);
+                proptest::prop_assert_eq!(e.string(), Some(&value[..]));
+                proptest::prop_assert_eq!(e.expire_at(), expire);
+                proptest::prop_assert_eq!(e.access(), access);
+            }
+        }
     }
 }
