@@ -9,8 +9,11 @@
 //! inline in its node). A link also carries the score of the node it points
 //! to, so a search reads only the links of the node it stands on: one miss
 //! per step forward, none per step down, and members are read only on
-//! equal scores. Nodes are named by (height, slot) in a u32; freed slots
-//! are reused, and the tiers are rebuilt compactly once most slots are free.
+//! equal scores. Nodes are named by (generation, height, slot) in a u32;
+//! freed slots are reused. Once most slots are free, a compaction moves
+//! every node, in list order and a few per write, into the tiers of the
+//! other generation, then drops the old tiers: a set that shrank gives its
+//! memory back without a stall proportional to its size.
 //! An empty list allocates nothing; tiers appear as nodes need them.
 
 use std::cmp::Ordering;
@@ -22,8 +25,12 @@ use super::segmented::Segmented;
 
 /// Enough for 4^32 elements at Redis's p = 1/4.
 const MAX_LEVEL: usize = 32;
-/// A node name: height - 1 in the top 5 bits, the slot in its tier below.
-const SLOT_BITS: u32 = 27;
+/// A node name: the generation in the top bit, height - 1 in the next 5
+/// bits, the slot in its tier below (so a tier holds up to 2^26 nodes).
+const SLOT_BITS: u32 = 26;
+const HEIGHT_MASK: u32 = 31;
+/// Tiers per generation: one per height.
+const GEN_TIERS: usize = MAX_LEVEL;
 const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 /// No node (past the end), and the header, whose links are kept apart.
 /// As nodes they would be of height 32 in the last slots, which that tier
@@ -33,12 +40,21 @@ const HEAD: u32 = u32::MAX - 1;
 /// Redis's zset-max-listpack-entries and zset-max-listpack-value defaults.
 const LISTPACK_ENTRIES: usize = 128;
 const LISTPACK_VALUE: usize = 64;
-/// Free slots tolerated before a rebuild is considered.
+/// Free slots tolerated before a compaction is considered.
 const COMPACT_MIN_FREE: usize = 64;
+/// Nodes a compaction visits per element a write added or removed: enough
+/// to finish before the set can halve again.
+const COMPACT_STEPS: usize = 4;
 
 #[inline]
 fn height(node: u32) -> usize {
-    (node >> SLOT_BITS) as usize + 1
+    ((node >> SLOT_BITS) & HEIGHT_MASK) as usize + 1
+}
+
+/// The node's tier: `generation * GEN_TIERS + height - 1`.
+#[inline]
+fn tier(node: u32) -> usize {
+    (node >> SLOT_BITS) as usize
 }
 
 #[inline]
@@ -192,14 +208,29 @@ fn random_level() -> usize {
 struct SkipList {
     /// The header's links, one per level ever used.
     head: Vec<Link>,
-    /// `tiers[h - 1]` holds the nodes of height h.
+    /// `tiers[g * GEN_TIERS + h - 1]` holds the nodes of generation g and
+    /// height h.
     tiers: Vec<Tier>,
+    /// The generation new nodes go to.
+    generation: usize,
+    compaction: Option<Compaction>,
     tail: u32,
     /// Levels in use (at least 1).
     level: usize,
     len: usize,
-    /// Free slots over all tiers.
+    /// Free slots in the current generation's tiers.
     free: usize,
+}
+
+/// A compaction in progress: a walk along level 0 that moves each node of
+/// the old generation into the current one. The walked part is kept
+/// consistent by `insert` and `unlink`, so writes may come in between.
+struct Compaction {
+    /// The next node to visit; NIL when the walk is done.
+    cursor: u32,
+    /// The last walked node at each level (HEAD before any): the nodes
+    /// whose links point at a node the walk moves.
+    last: [u32; MAX_LEVEL],
 }
 
 impl SkipList {
@@ -207,6 +238,8 @@ impl SkipList {
         SkipList {
             head: Vec::new(),
             tiers: Vec::new(),
+            generation: 0,
+            compaction: None,
             tail: NIL,
             level: 1,
             len: 0,
@@ -219,8 +252,7 @@ impl SkipList {
         if x == HEAD {
             return self.head.get(i).copied().unwrap_or(UNLINKED);
         }
-        let h = height(x);
-        self.tiers[h - 1].links[slot(x) * h + i]
+        self.tiers[tier(x)].links[slot(x) * height(x) + i]
     }
 
     #[inline]
@@ -231,18 +263,17 @@ impl SkipList {
             }
             return &mut self.head[i];
         }
-        let h = height(x);
-        &mut self.tiers[h - 1].links[slot(x) * h + i]
+        &mut self.tiers[tier(x)].links[slot(x) * height(x) + i]
     }
 
     #[inline]
     fn node(&self, x: u32) -> &Node {
-        &self.tiers[height(x) - 1].nodes[slot(x)]
+        &self.tiers[tier(x)].nodes[slot(x)]
     }
 
     #[inline]
     fn node_mut(&mut self, x: u32) -> &mut Node {
-        &mut self.tiers[height(x) - 1].nodes[slot(x)]
+        &mut self.tiers[tier(x)].nodes[slot(x)]
     }
 
     #[inline]
@@ -265,12 +296,13 @@ impl SkipList {
         self.node_mut(x).prev = prev;
     }
 
-    /// A new unlinked node of `height`.
+    /// A new unlinked node of `height`, in the current generation.
     fn alloc(&mut self, height: usize, member: Box<[u8]>, score: f64) -> u32 {
-        if self.tiers.len() < height {
-            self.tiers.resize_with(height, Tier::default);
+        let index = self.generation * GEN_TIERS + height - 1;
+        if self.tiers.len() <= index {
+            self.tiers.resize_with(index + 1, Tier::default);
         }
-        let tier = &mut self.tiers[height - 1];
+        let tier = &mut self.tiers[index];
         let node = Node {
             member,
             score,
@@ -296,14 +328,18 @@ impl SkipList {
                 at
             }
         };
-        ((height as u32 - 1) << SLOT_BITS) | at as u32
+        ((index as u32) << SLOT_BITS) | at as u32
     }
 
-    /// Frees an unlinked node's slot, returning its member.
+    /// Frees an unlinked node's slot, returning its member. An old
+    /// generation's slots are not reused: its tiers go as a whole.
     fn release(&mut self, x: u32) -> Box<[u8]> {
-        let tier = &mut self.tiers[height(x) - 1];
-        tier.free.push(slot(x) as u32);
-        self.free += 1;
+        let current = tier(x) / GEN_TIERS == self.generation;
+        let tier = &mut self.tiers[tier(x)];
+        if current {
+            tier.free.push(slot(x) as u32);
+            self.free += 1;
+        }
         std::mem::take(&mut tier.nodes[slot(x)].member)
     }
 
@@ -370,10 +406,35 @@ impl SkipList {
             next => self.set_prev(next, id),
         }
         self.len += 1;
+        if let Some(c) = &self.compaction {
+            // A node that lands in the walked part becomes the last walked
+            // one at the levels where it follows the last walked one.
+            let cursor = c.cursor;
+            let walked = cursor == NIL
+                || (score, self.member(id)) < (self.score(cursor), self.member(cursor));
+            let c = self.compaction.as_mut().expect("checked above");
+            if walked {
+                for (last, &u) in c.last.iter_mut().zip(&update).take(level) {
+                    if *last == u {
+                        *last = id;
+                    }
+                }
+            }
+        }
     }
 
     /// Unlinks node `x`, given its predecessors at every level.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
+        if let Some(c) = &mut self.compaction {
+            if c.cursor == x {
+                c.cursor = self.tiers[tier(x)].links[slot(x) * height(x)].next;
+            }
+            for (last, &u) in c.last.iter_mut().zip(update).take(height(x)) {
+                if *last == x {
+                    *last = u;
+                }
+            }
+        }
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let old = self.link(u, i);
             *self.link_mut(u, i) = if old.next == x {
@@ -520,45 +581,60 @@ impl SkipList {
         }
     }
 
-    /// Rebuilds the tiers without free slots once most of them are free,
-    /// so a set that shrank gives its memory back. O(len), after at least
-    /// len removals.
-    fn compact_if_sparse(&mut self) {
-        if self.free < COMPACT_MIN_FREE || self.free < self.len {
-            return;
-        }
-        let mut old = std::mem::replace(self, SkipList::new());
-        let level = old.level;
-        // The last node linked at each level, and its position (1-based).
-        let mut last = [HEAD; MAX_LEVEL];
-        let mut last_pos = [0u32; MAX_LEVEL];
-        let (mut x, mut pos) = (old.link(HEAD, 0).next, 0u32);
-        while x != NIL {
-            let (next, score) = (old.link(x, 0).next, old.score(x));
-            let member = std::mem::take(&mut old.node_mut(x).member);
-            pos += 1;
-            let id = self.alloc(height(x), member, score);
-            self.set_prev(id, if pos == 1 { NIL } else { last[0] });
-            for i in 0..height(x) {
-                *self.link_mut(last[i], i) = Link {
-                    next: id,
-                    span: pos - last_pos[i],
-                    score,
-                };
-                last[i] = id;
-                last_pos[i] = pos;
+    /// Advances the compaction by `steps` nodes after a write, starting
+    /// one once most of the current generation's slots are free.
+    fn compact(&mut self, steps: usize) {
+        if self.compaction.is_none() {
+            if self.free < COMPACT_MIN_FREE || self.free < self.len {
+                return;
             }
-            x = next;
+            self.generation ^= 1;
+            self.free = 0;
+            self.compaction = Some(Compaction {
+                cursor: self.link(HEAD, 0).next,
+                last: [HEAD; MAX_LEVEL],
+            });
         }
-        for i in 0..level {
-            *self.link_mut(last[i], i) = Link {
-                span: pos - last_pos[i],
-                ..UNLINKED
-            };
+        let Some(mut c) = self.compaction.take() else {
+            return;
+        };
+        for _ in 0..steps {
+            if c.cursor == NIL {
+                let old = (self.generation ^ 1) * GEN_TIERS;
+                for tier in self.tiers.iter_mut().skip(old).take(GEN_TIERS) {
+                    *tier = Tier::default();
+                }
+                return;
+            }
+            let mut x = c.cursor;
+            if tier(x) / GEN_TIERS != self.generation {
+                x = self.relocate(x, &c.last);
+            }
+            c.last[..height(x)].fill(x);
+            c.cursor = self.link(x, 0).next;
         }
-        self.level = level;
-        self.len = pos as usize;
-        self.tail = if pos == 0 { NIL } else { last[0] };
+        self.compaction = Some(c);
+    }
+
+    /// Moves node `x` to a slot of the current generation; `last` holds
+    /// its predecessors at each of its levels.
+    fn relocate(&mut self, x: u32, last: &[u32; MAX_LEVEL]) -> u32 {
+        let h = height(x);
+        let (score, prev) = (self.score(x), self.prev(x));
+        let member = std::mem::take(&mut self.node_mut(x).member);
+        let moved = self.alloc(h, member, score);
+        for (i, &before) in last.iter().enumerate().take(h) {
+            *self.link_mut(moved, i) = self.link(x, i);
+            let into = self.link_mut(before, i);
+            debug_assert_eq!(into.next, x);
+            into.next = moved;
+        }
+        self.set_prev(moved, prev);
+        match self.link(moved, 0).next {
+            NIL => self.tail = moved,
+            next => self.set_prev(next, moved),
+        }
+        moved
     }
 
     fn memory_usage(&self) -> usize {
@@ -717,6 +793,7 @@ impl ZSet {
         );
         if new_member {
             self.list.insert(score, member.into());
+            self.list.compact(COMPACT_STEPS);
             if self.len() > LISTPACK_ENTRIES || member.len() > LISTPACK_VALUE {
                 self.small = false;
             }
@@ -730,7 +807,7 @@ impl ZSet {
             return false;
         };
         self.list.remove(score, member);
-        self.list.compact_if_sparse();
+        self.list.compact(COMPACT_STEPS);
         true
     }
 
@@ -771,7 +848,7 @@ impl ZSet {
         self.list.remove_ranks(first, last, |member| {
             scores.remove(member);
         });
-        self.list.compact_if_sparse();
+        self.list.compact((before - self.len()) * COMPACT_STEPS);
         before - self.len()
     }
 
@@ -844,12 +921,22 @@ mod tests {
             let b = (list.score(w[1]), list.member(w[1]));
             assert!(a < b);
         }
+        let old = order
+            .iter()
+            .filter(|&&x| tier(x) / GEN_TIERS != list.generation)
+            .count();
         let used: usize = list
             .tiers
             .iter()
+            .skip(list.generation * GEN_TIERS)
+            .take(GEN_TIERS)
             .map(|t| t.nodes.len() - t.free.len())
             .sum();
-        assert_eq!(used, list.len, "every used slot is linked");
+        assert_eq!(used + old, list.len, "every used slot is linked");
+        match &list.compaction {
+            None => assert_eq!(old, 0, "old generation left without a compaction"),
+            Some(c) => assert_eq!(list.link(c.last[0], 0).next, c.cursor),
+        }
     }
 
     /// The sorted (score, member) pairs a naive model holds.
@@ -932,6 +1019,46 @@ mod tests {
         }
         check(&z.list);
         assert_eq!(elements(&z), model);
+    }
+
+    #[test]
+    fn writes_during_a_compaction_keep_the_list_whole() {
+        let mut rng = SmallRng::seed_from_u64(11);
+        let mut z = ZSet::default();
+        let mut model: Model = Vec::new();
+        let mut during = 0;
+        for step in 0..12_000 {
+            // Grows to ~1500, then mostly shrinks: compactions start and
+            // run across many writes of every kind.
+            let member = format!("m{}", rng.gen_range(0..3000)).into_bytes();
+            let score = rng.gen_range(0..40) as f64;
+            let grow = if step < 3000 { 8 } else { 3 };
+            match rng.gen_range(0..10) {
+                r if r < grow => {
+                    z.set(&member, score);
+                    model_set(&mut model, &member, score);
+                }
+                8 if !model.is_empty() => {
+                    let a = rng.gen_range(0..model.len());
+                    let b = (a + rng.gen_range(0..3)).min(model.len() - 1);
+                    assert_eq!(z.remove_ranks(a, b), b - a + 1);
+                    model.drain(a..=b);
+                }
+                _ => {
+                    let had = model.iter().any(|(_, m)| *m == member);
+                    assert_eq!(z.remove(&member), had);
+                    model.retain(|(_, m)| *m != member);
+                }
+            }
+            during += z.list.compaction.is_some() as usize;
+            if step % 97 == 0 {
+                check(&z.list);
+                assert_eq!(elements(&z), model);
+            }
+        }
+        check(&z.list);
+        assert_eq!(elements(&z), model);
+        assert!(during > 200, "writes during compactions: {during}");
     }
 
     #[test]
