@@ -66,31 +66,32 @@ fn new_block(expire_at: Option<u64>, key: &[u8], tail: Tail<'_>) -> (NonNull<u8>
     };
     let head = expire_at.map_or(0, |_| 8);
     let len = head + varint_len(key.len()) + key.len() + tail_len;
-    let mut bytes = Vec::with_capacity(len);
-    if let Some(at) = expire_at {
-        bytes.extend_from_slice(&at.to_le_bytes());
-        meta |= HAS_EXPIRE;
-    }
-    let mut n = key.len();
-    while n >= 0x80 {
-        bytes.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    bytes.push(n as u8);
-    bytes.extend_from_slice(key);
     let layout = block_layout(len);
-    // SAFETY: `len` ≥ 1 (the key length takes a byte); the copies write
-    // exactly `len` bytes into the new block.
+    // SAFETY: `len` ≥ 1 (the key length takes a byte), and the writes below
+    // fill exactly the `len` bytes it counted, in order.
     unsafe {
-        let block = alloc(layout);
-        let Some(block) = NonNull::new(block) else {
+        let Some(block) = NonNull::new(alloc(layout)) else {
             handle_alloc_error(layout)
         };
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), block.as_ptr(), bytes.len());
-        let rest = block.as_ptr().add(bytes.len());
+        let mut at = block.as_ptr();
+        let mut put = |bytes: &[u8]| {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
+            at = at.add(bytes.len());
+        };
+        if let Some(expire) = expire_at {
+            put(&expire.to_le_bytes());
+            meta |= HAS_EXPIRE;
+        }
+        let mut n = key.len();
+        while n >= 0x80 {
+            put(&[n as u8 | 0x80]);
+            n >>= 7;
+        }
+        put(&[n as u8]);
+        put(key);
         match tail {
-            Tail::Str(v) => std::ptr::copy_nonoverlapping(v.as_ptr(), rest, v.len()),
-            Tail::Obj(obj) => (rest as *mut *mut Object).write_unaligned(obj.as_ptr()),
+            Tail::Str(v) => put(v),
+            Tail::Obj(obj) => (at as *mut *mut Object).write_unaligned(obj.as_ptr()),
         }
         (block, meta)
     }
