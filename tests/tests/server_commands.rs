@@ -933,3 +933,36 @@ fn redis_cli_and_redis_benchmark_work() {
         );
     }
 }
+
+#[test]
+fn shutdown_stops_the_node_and_refuses_what_it_cannot_do() {
+    let mut node = Node::start(&[]);
+    let mut con = node.client();
+    assert_eq!(
+        err(&mut con, &["SHUTDOWN", "ABORT"]),
+        "ERR No shutdown in progress."
+    );
+    assert_eq!(err(&mut con, &["SHUTDOWN", "LATER"]), "ERR syntax error");
+    assert_eq!(
+        err(&mut con, &["SHUTDOWN", "SAVE", "NOSAVE"]),
+        "ERR syntax error"
+    );
+    // Nothing to save: SAVE is refused, not ignored.
+    assert_eq!(
+        err(&mut con, &["SHUTDOWN", "SAVE"]),
+        "ERR Errors trying to SHUTDOWN. Check logs."
+    );
+    q::<()>(&mut con, &["MULTI"]);
+    assert_eq!(
+        err(&mut con, &["SHUTDOWN"]),
+        "ERR Command not allowed inside a transaction"
+    );
+    q::<()>(&mut con, &["DISCARD"]);
+    assert!(node.is_running());
+    // Success has no reply: the connection closes as the process exits.
+    let out = node.cli(&["SHUTDOWN", "NOSAVE", "NOW"]);
+    assert!(!out.contains("ERR"), "{out}");
+    wait_until(Duration::from_secs(10), "the node to exit", || {
+        !node.is_running()
+    });
+}

@@ -59,6 +59,15 @@ pub(crate) const SPECS: &[CommandSpec] = &[
         "Removes all keys from the current database.",
     ),
     cmd(
+        "shutdown",
+        -1,
+        A | NS | LD | ST | AB | Flags::NO_MULTI,
+        NK,
+        G,
+        "1.0.0",
+        "Stops the server.",
+    ),
+    cmd(
         "time",
         1,
         LD | ST | F,

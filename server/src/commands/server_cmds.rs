@@ -30,6 +30,7 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("dbsize", dbsize),
     ("flushall", flush),
     ("flushdb", flush),
+    ("shutdown", shutdown),
     ("time", time),
     ("memory|usage", memory_usage),
     ("memory|help", memory_help),
@@ -458,6 +459,38 @@ fn flush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     ctx.server.db.flush();
     ctx.out.ok();
     Ok(())
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] | ABORT. slotcache keeps no
+/// snapshot, so NOSAVE is what it does anyway and SAVE is refused rather
+/// than ignored; the cluster config is already written (on every change).
+/// As in Redis, success has no reply: the connection closes with the node.
+fn shutdown(_ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    if argv.len() == 2 && is(argv.get(1), "abort") {
+        return Err(CmdError::Static("ERR No shutdown in progress."));
+    }
+    let (mut save, mut nosave) = (false, false);
+    for i in 1..argv.len() {
+        let arg = argv.get(i);
+        if is(arg, "save") {
+            save = true;
+        } else if is(arg, "nosave") {
+            nosave = true;
+        } else if !is(arg, "now") && !is(arg, "force") {
+            return Err(SYNTAX);
+        }
+    }
+    if save && nosave {
+        return Err(SYNTAX);
+    }
+    if save {
+        tracing::warn!("SHUTDOWN SAVE refused: slotcache keeps no snapshot to save");
+        return Err(CmdError::Static(
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        ));
+    }
+    tracing::warn!("User requested shutdown...");
+    std::process::exit(0)
 }
 
 fn time(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
