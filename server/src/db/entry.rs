@@ -158,6 +158,12 @@ impl Entry {
         self.key_end() + self.tail_len()
     }
 
+    /// The bytes after the key: an inline string's value.
+    #[inline]
+    fn tail(&self) -> &[u8] {
+        self.bytes(self.key_end(), self.tail_len())
+    }
+
     /// `len` bytes of the block from `start`.
     #[inline]
     fn bytes(&self, start: usize, len: usize) -> &[u8] {
@@ -207,7 +213,7 @@ impl Entry {
                     // SAFETY: the pointer came from Box::leak and stays owned
                     // by this entry: only the block around it is replaced.
                     Some(obj) => Tail::Obj(unsafe { NonNull::new_unchecked(obj) }),
-                    None => Tail::Str(self.bytes(self.key_end(), self.tail_len())),
+                    None => Tail::Str(self.tail()),
                 };
                 let (block, meta) = new_block(expire_at, self.key(), tail);
                 self.free_block();
@@ -225,7 +231,7 @@ impl Entry {
     #[inline]
     pub fn value(&self) -> Value<'_> {
         match self.object() {
-            None => Value::Str(self.bytes(self.key_end(), self.tail_len())),
+            None => Value::Str(self.tail()),
             Some(Object::Raw(s)) => Value::Str(s),
             Some(other) => Value::Obj(other),
         }
@@ -249,7 +255,7 @@ impl Entry {
     /// value moves to a `Raw` object so repeated appends stay amortised O(1).
     pub fn string_mut(&mut self) -> Option<&mut Vec<u8>> {
         if self.object_ptr().is_none() {
-            let raw = Object::Raw(self.bytes(self.key_end(), self.tail_len()).to_vec());
+            let raw = Object::Raw(self.tail().to_vec());
             *self = Entry::new_object(self.key(), raw, self.expire_at(), self.access);
         }
         match self.object_mut() {
