@@ -58,6 +58,11 @@ fn tier(node: u32) -> usize {
 }
 
 #[inline]
+fn generation(node: u32) -> usize {
+    tier(node) / GEN_TIERS
+}
+
+#[inline]
 fn slot(node: u32) -> usize {
     (node & SLOT_MASK) as usize
 }
@@ -334,7 +339,7 @@ impl SkipList {
     /// Frees an unlinked node's slot, returning its member. An old
     /// generation's slots are not reused: its tiers go as a whole.
     fn release(&mut self, x: u32) -> Box<[u8]> {
-        let current = tier(x) / GEN_TIERS == self.generation;
+        let current = generation(x) == self.generation;
         let tier = &mut self.tiers[tier(x)];
         if current {
             tier.free.push(slot(x) as u32);
@@ -406,18 +411,17 @@ impl SkipList {
             next => self.set_prev(next, id),
         }
         self.len += 1;
-        if let Some(c) = &self.compaction {
-            // A node that lands in the walked part becomes the last walked
-            // one at the levels where it follows the last walked one.
-            let cursor = c.cursor;
-            let walked = cursor == NIL
-                || (score, self.member(id)) < (self.score(cursor), self.member(cursor));
-            let c = self.compaction.as_mut().expect("checked above");
-            if walked {
-                for (last, &u) in c.last.iter_mut().zip(&update).take(level) {
-                    if *last == u {
-                        *last = id;
-                    }
+        // A node that lands in a compaction's walked part becomes the last
+        // walked one at the levels where it follows the last walked one.
+        let Some(cursor) = self.compaction.as_ref().map(|c| c.cursor) else {
+            return;
+        };
+        let walked =
+            cursor == NIL || (score, self.member(id)) < (self.score(cursor), self.member(cursor));
+        if let (true, Some(c)) = (walked, self.compaction.as_mut()) {
+            for (last, &u) in c.last.iter_mut().zip(&update).take(level) {
+                if *last == u {
+                    *last = id;
                 }
             }
         }
@@ -425,9 +429,10 @@ impl SkipList {
 
     /// Unlinks node `x`, given its predecessors at every level.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
+        let next = self.link(x, 0).next;
         if let Some(c) = &mut self.compaction {
             if c.cursor == x {
-                c.cursor = self.tiers[tier(x)].links[slot(x) * height(x)].next;
+                c.cursor = next;
             }
             for (last, &u) in c.last.iter_mut().zip(update).take(height(x)) {
                 if *last == x {
@@ -450,7 +455,7 @@ impl SkipList {
                 }
             };
         }
-        let (prev, next) = (self.prev(x), self.link(x, 0).next);
+        let prev = self.prev(x);
         match next {
             NIL => self.tail = prev,
             next => self.set_prev(next, prev),
@@ -607,7 +612,7 @@ impl SkipList {
                 return;
             }
             let mut x = c.cursor;
-            if tier(x) / GEN_TIERS != self.generation {
+            if generation(x) != self.generation {
                 x = self.relocate(x, &c.last);
             }
             c.last[..height(x)].fill(x);
@@ -923,7 +928,7 @@ mod tests {
         }
         let old = order
             .iter()
-            .filter(|&&x| tier(x) / GEN_TIERS != list.generation)
+            .filter(|&&x| generation(x) != list.generation)
             .count();
         let used: usize = list
             .tiers
