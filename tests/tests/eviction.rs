@@ -385,7 +385,7 @@ fn allkeys_lfu_lru_evicts_the_longest_idle_of_keys_read_alike() {
     // they tie and go at random; here the oldest go first.
     let old = names("old", 6_000);
     write(&mut con, &old, None);
-    std::thread::sleep(Duration::from_millis(50));
+    std::thread::sleep(Duration::from_millis(200));
     let new = names("new", 5_000);
     write(&mut con, &new, None);
     assert!(info_field(&mut con, "stats", "evicted_keys") > 2_000);

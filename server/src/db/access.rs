@@ -160,6 +160,18 @@ fn log_incr(counter: u8, log_factor: u32) -> u8 {
     }
 }
 
+/// How much idle times read at unix time `from` grew by `to`, in the unit
+/// `policy` scores idleness by (seconds for LRU, ticks for
+/// `allkeys-lfu-lru`); 0 for policies that do not score by idle time.
+pub fn idle_growth(policy: Policy, from: u64, to: u64) -> u64 {
+    let unit = match policy {
+        Policy::AllKeysLru | Policy::VolatileLru => 1000,
+        Policy::AllKeysLfuLru => TICK_MS,
+        _ => return 0,
+    };
+    (to / unit).saturating_sub(from / unit)
+}
+
 fn ticks(ms: u64) -> u32 {
     ((ms / TICK_MS) % TICKS as u64) as u32
 }

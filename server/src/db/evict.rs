@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use rand::Rng;
 use slotcache_cluster::SLOT_COUNT;
 
-use super::{drop_in_background, Db, Entry};
+use super::{access, drop_in_background, Db, Entry};
 use crate::clock;
 use crate::config::Policy;
 use crate::server::Server;
@@ -74,6 +74,8 @@ struct Pool {
     policy: Policy,
     /// Ascending by score; the last is evicted first.
     candidates: Vec<Candidate>,
+    /// Unix ms the scores are as of (see `age`).
+    scored_at: u64,
     /// When the last eviction pass got under the limit, and memory then.
     settled: Option<(Instant, u64)>,
     /// The last pass ran out of time: the next one carries on with its
@@ -100,6 +102,7 @@ impl Default for Evictor {
             pool: Mutex::new(Pool {
                 policy: Policy::NoEviction,
                 candidates: Vec::with_capacity(POOL_SIZE),
+                scored_at: 0,
                 settled: None,
                 unfinished: false,
                 refreshed: None,
@@ -326,8 +329,9 @@ fn evict_one(db: &Db, pool: &mut Pool, samples: usize) -> Option<usize> {
         }
     }
     loop {
-        let candidates = &mut pool.candidates;
         let ms = clock::unix_ms();
+        age(pool, ms);
+        let candidates = &mut pool.candidates;
         if sample(db, volatile, samples, |slot, e| {
             offer(candidates, score(db, policy, e, ms), slot, e.key())
         }) == 0
@@ -350,6 +354,9 @@ fn volatile_only(policy: Policy) -> bool {
     )
 }
 
+/// Bits of an `allkeys-lfu-lru` score under the counter: the idle ticks.
+const IDLE_BITS: u32 = 24;
+
 /// Higher is evicted sooner (Redis's `idle` in evictionPoolPopulate).
 /// `ms` is the unix time, read once per sample.
 fn score(db: &Db, policy: Policy, e: &Entry, ms: u64) -> u64 {
@@ -362,12 +369,45 @@ fn score(db: &Db, policy: Policy, e: &Entry, ms: u64) -> u64 {
         // Counter first, then idle time (which needs 24 bits).
         Policy::AllKeysLfuLru => {
             let counter = access.decayed_counter_at(e.access(), ms) as u64;
-            (255 - counter) << 24 | access.idle_ticks_at(e.access(), ms) as u64
+            (255 - counter) << IDLE_BITS | access.idle_ticks_at(e.access(), ms) as u64
         }
         // Soonest expiry first.
         Policy::VolatileTtl => u64::MAX - e.expire_at().unwrap_or(u64::MAX),
         Policy::NoEviction | Policy::AllKeysRandom | Policy::VolatileRandom => 0,
     }
+}
+
+/// Brings the pool's idle-time scores to unix time `ms`. Kept as sampled,
+/// a candidate that waited in the pool loses to a key sampled later that
+/// has been idle for less time: with eviction calls spread over a busy
+/// second, keys written last were evicted before keys 50 ms older.
+/// Every candidate ages alike, so the order holds; under
+/// `allkeys-lfu-lru` the idle part saturates rather than carry into the
+/// counter's bits.
+fn age(pool: &mut Pool, ms: u64) {
+    let growth = access::idle_growth(pool.policy, pool.scored_at, ms);
+    pool.scored_at = ms;
+    if growth == 0 {
+        return;
+    }
+    let idle_bits = if pool.policy == Policy::AllKeysLfuLru {
+        IDLE_BITS
+    } else {
+        u64::BITS
+    };
+    for c in &mut pool.candidates {
+        c.score = aged(c.score, growth, idle_bits);
+    }
+}
+
+/// `score` with `growth` added to its low `idle_bits`, saturating there.
+fn aged(score: u64, growth: u64, idle_bits: u32) -> u64 {
+    let mask = if idle_bits == u64::BITS {
+        u64::MAX
+    } else {
+        (1 << idle_bits) - 1
+    };
+    (score & !mask) | (score & mask).saturating_add(growth).min(mask)
 }
 
 /// Adds a sampled key to the pool if it beats the worst candidate or there
@@ -490,11 +530,35 @@ mod tests {
         Pool {
             policy,
             candidates: Vec::new(),
+            scored_at: 0,
             settled: None,
             unfinished: false,
             refreshed: None,
             limit: (0, false),
         }
+    }
+
+    #[test]
+    fn pooled_scores_age_with_the_clock() {
+        let mut p = pool(Policy::AllKeysLru);
+        p.scored_at = 10_000;
+        offer(&mut p.candidates, 3, 0, b"a");
+        offer(&mut p.candidates, 7, 0, b"b");
+        age(&mut p, 12_500);
+        let scores: Vec<u64> = p.candidates.iter().map(|c| c.score).collect();
+        assert_eq!(scores, [5, 9], "2 whole seconds passed");
+        // A key sampled now, idle 8 s, goes after the one idle 9 s.
+        offer(&mut p.candidates, 8, 0, b"c");
+        assert_eq!(&*p.candidates.last().unwrap().key, b"b");
+
+        // allkeys-lfu-lru: the idle part saturates under the counter.
+        let mut p = pool(Policy::AllKeysLfuLru);
+        let full = (1 << IDLE_BITS) - 1;
+        offer(&mut p.candidates, 250 << IDLE_BITS | (full - 1), 0, b"a");
+        offer(&mut p.candidates, 251 << IDLE_BITS, 0, b"b");
+        age(&mut p, 800);
+        let scores: Vec<u64> = p.candidates.iter().map(|c| c.score).collect();
+        assert_eq!(scores, [250 << IDLE_BITS | full, 251 << IDLE_BITS | 100]);
     }
 
     #[test]
