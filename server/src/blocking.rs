@@ -4,13 +4,19 @@
 //! The command registers its client as a waiter on each key, at the back of
 //! that key's queue, while it still holds the keys' slot locks, so no push
 //! can slip in between its look and its registration. Every write command,
-//! when it has run and still holds its locks, wakes the first waiter of
-//! each of its keys that now holds a value of the type the waiter wants.
-//! The woken connection runs its command again: served, it leaves the
-//! queues (and its own write wakes the next waiter if values remain);
-//! finding the value already taken, it waits again in the same place. So
-//! waiters are served in arrival order, one at a time, and none starves.
+//! when it has run and still holds its locks, serves the waiters of each of
+//! its keys in arrival order for as long as the key holds a value of the
+//! type they take: it runs their pop for them and leaves the reply for
+//! their connection to send. As in Redis, the waiters are served before
+//! any other command runs, the writer's next pipelined one included, so a
+//! pipelined LPUSH + LPOP leaves the pushed element to the waiting BLPOP.
+//! Writes inside MULTI or a script serve when the EXEC or script is done
+//! (its commands must not see a waiter take values in between), and a
+//! waiter that also writes a key in a slot the writer does not hold
+//! (BLMOVE's destination) is served right after the writer's command, with
+//! both slots locked.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -25,9 +31,23 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::client::Client;
-use crate::commands::{self, parse_f64, CmdError, Ctx, Hold};
+use crate::commands::{parse_f64, CmdError, CmdResult, Ctx};
+use crate::db::Locked;
 use crate::server::Server;
-use crate::stats::BatchStats;
+
+/// Takes a waiter's value from `key`, which holds one of the type it
+/// waits for, replying to `out` as the waiter's command would; run under
+/// the locks of `key` and of the waiter's `also` key.
+pub type Serve = fn(keys: &mut Locked, out: &mut Reply, argv: &Argv, key: &[u8]) -> CmdResult;
+
+/// What serves a blocking command waiting for a value.
+pub struct Take<'k> {
+    /// The type of value that serves it: "list", "zset" …
+    pub kind: &'static str,
+    pub serve: Serve,
+    /// A key it writes besides the one it takes from (BLMOVE's destination).
+    pub also: Option<&'k [u8]>,
+}
 
 /// The waiters of every key that has some.
 #[derive(Default)]
@@ -42,27 +62,27 @@ pub struct Blocking {
 type Queue = VecDeque<Arc<Waiter>>;
 
 struct Waiter {
-    client: u64,
-    /// The type of value that serves it: "list", "zset" …
-    kind: &'static str,
-    /// Woken and not yet run again.
+    /// None for WAIT, which no value serves.
+    take: Option<Taker>,
+    resp3: bool,
+    argv: OwnedArgv,
+    keys: Vec<Box<[u8]>>,
+    /// The reply of the command that served it, left for its connection.
+    served: Mutex<Option<BytesMut>>,
+    /// Served, and its connection not yet told.
     woken: AtomicBool,
     notify: Notify,
+}
+
+struct Taker {
+    kind: &'static str,
+    serve: Serve,
+    also: Option<Box<[u8]>>,
 }
 
 impl Blocking {
     pub fn blocked_clients(&self) -> usize {
         self.blocked.load(Relaxed)
-    }
-}
-
-/// Wakes the first waiter of `queue` that wants `kind`, other than `except`
-/// (the client whose command is running).
-fn wake_first(queue: &Queue, kind: &str, except: u64) {
-    if let Some(w) = queue.iter().find(|w| w.kind == kind && w.client != except) {
-        if !w.woken.swap(true, Relaxed) {
-            w.notify.notify_one();
-        }
     }
 }
 
@@ -72,15 +92,11 @@ fn wake_first(queue: &Queue, kind: &str, except: u64) {
 pub struct Blocked {
     registry: Arc<Blocking>,
     waiter: Arc<Waiter>,
-    keys: Vec<Box<[u8]>>,
-    argv: OwnedArgv,
     deadline: Option<Instant>,
-    /// Set when the command blocks; a re-run that leaves it unset was served.
-    again: bool,
 }
 
 impl Blocked {
-    /// Woken and due to run its command again.
+    /// Served: its reply waits to be sent.
     pub fn woken(&self) -> bool {
         self.waiter.woken.load(Relaxed)
     }
@@ -89,21 +105,20 @@ impl Blocked {
 impl Drop for Blocked {
     fn drop(&mut self) {
         let mut queues = self.registry.queues.lock();
-        // Woken but leaving unserved: the value is still there for the next.
-        let pass_on = self.waiter.woken.load(Relaxed);
-        for key in &self.keys {
-            let Some(queue) = queues.get_mut(&**key) else {
-                continue;
-            };
-            queue.retain(|w| !Arc::ptr_eq(w, &self.waiter));
-            if pass_on {
-                wake_first(queue, self.waiter.kind, self.waiter.client);
-            }
-            if queue.is_empty() {
-                queues.remove(&**key);
-            }
-        }
+        leave_queues(&mut queues, &self.waiter);
         self.registry.blocked.fetch_sub(1, Relaxed);
+    }
+}
+
+fn leave_queues(queues: &mut HashMap<Box<[u8]>, Queue>, waiter: &Arc<Waiter>) {
+    for key in &waiter.keys {
+        let Some(queue) = queues.get_mut(&**key) else {
+            continue;
+        };
+        queue.retain(|w| !Arc::ptr_eq(w, waiter));
+        if queue.is_empty() {
+            queues.remove(&**key);
+        }
     }
 }
 
@@ -124,68 +139,137 @@ pub fn timeout_arg(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
 }
 
 /// Called by a blocking command that found nothing to serve it: the client
-/// waits on `keys` for a value of type `kind`, at most `timeout`. Called by
-/// the re-run of a woken client, it keeps the client's place.
+/// waits on `keys` for what `take` takes (None: only for the timeout), at
+/// most `timeout`.
 pub fn block<'k>(
     ctx: &mut Ctx,
     argv: &Argv,
     keys: impl IntoIterator<Item = &'k [u8]>,
-    kind: &'static str,
+    take: Option<Take>,
     timeout: Option<Duration>,
 ) {
-    if let Some(b) = ctx.client.blocked.as_mut() {
-        b.again = true;
-        return;
-    }
     let registry = &ctx.server.blocking;
+    let mut registered: Vec<Box<[u8]>> = Vec::new();
+    for key in keys {
+        if !registered.iter().any(|k| **k == *key) {
+            registered.push(key.into());
+        }
+    }
     let waiter = Arc::new(Waiter {
-        client: ctx.client.id(),
-        kind,
+        take: take.map(|t| Taker {
+            kind: t.kind,
+            serve: t.serve,
+            also: t.also.map(Into::into),
+        }),
+        resp3: ctx.client.resp3,
+        argv: argv.to_owned_args(),
+        keys: registered,
+        served: Mutex::new(None),
         woken: AtomicBool::new(false),
         notify: Notify::new(),
     });
-    let mut registered: Vec<Box<[u8]>> = Vec::new();
     let mut queues = registry.queues.lock();
-    for key in keys {
-        if registered.iter().any(|k| **k == *key) {
-            continue;
-        }
+    for key in &waiter.keys {
         queues
-            .entry_ref(key)
+            .entry_ref(&**key)
             .or_default()
             .push_back(Arc::clone(&waiter));
-        registered.push(key.into());
     }
     drop(queues);
     registry.blocked.fetch_add(1, Relaxed);
     ctx.client.blocked = Some(Blocked {
         registry: Arc::clone(registry),
         waiter,
-        keys: registered,
-        argv: argv.to_owned_args(),
         deadline: timeout.map(|t| Instant::now() + t),
-        again: true,
     });
 }
 
-/// After a write command ran, under its slot locks: for each of its keys
-/// that now holds a value, wakes the first client waiting there for that
-/// type. One atomic load when nobody is blocked.
+thread_local! {
+    /// Keys written with waiters left to serve once this thread's command
+    /// (EXEC, script) is done and its locks are released.
+    static DEFERRED: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// After a write command ran, under its slot locks: serves the waiters of
+/// its keys (see the module's comment). One atomic load when nobody is
+/// blocked.
 pub fn keys_written(ctx: &mut Ctx, argv: &Argv) {
     let server = ctx.server;
     if server.blocking.blocked.load(Relaxed) == 0 {
         return;
     }
-    let me = ctx.client.id();
     for at in ctx.cmd.spec.keys.positions(argv) {
         let key = argv.get(at);
-        let queues = server.blocking.queues.lock();
-        let Some(queue) = queues.get(key) else {
+        if !server.blocking.queues.lock().contains_key(key) {
             continue;
-        };
-        if let Some(kind) = ctx.keys.peek(key).map(|e| e.type_name()) {
-            wake_first(queue, kind, me);
         }
+        if !ctx.may_block || serve_key(server, &mut ctx.keys, key).is_some() {
+            DEFERRED.with_borrow_mut(|d| d.push(key.into()));
+        }
+    }
+}
+
+/// Serves what `keys_written` left for later, and the waiters of keys
+/// that served waiters wrote (BLMOVE's destination), until none is left;
+/// called by a client's own command when done, holding no slot lock.
+pub fn serve_deferred(server: &Server, now: u64) {
+    loop {
+        let keys = DEFERRED.take();
+        if keys.is_empty() {
+            return;
+        }
+        for (i, key) in keys.iter().enumerate() {
+            if keys[..i].contains(key) {
+                continue;
+            }
+            let mut also: Option<Box<[u8]>> = None;
+            loop {
+                let mut locked = server
+                    .db
+                    .lock([&**key].into_iter().chain(also.as_deref()), now);
+                match serve_key(server, &mut locked, key) {
+                    Some(next) => also = Some(next),
+                    None => break,
+                }
+            }
+        }
+    }
+}
+
+/// Serves the waiters of `key`, first come first served, while it holds a
+/// value they take. Stops at a waiter that needs a slot `keys` does not
+/// hold, returning the key it needs that slot for.
+fn serve_key(server: &Server, keys: &mut Locked, key: &[u8]) -> Option<Box<[u8]>> {
+    let mut queues = server.blocking.queues.lock();
+    loop {
+        let queue = queues.get(key)?;
+        let kind = keys.peek(key)?.type_name();
+        let waiter = Arc::clone(
+            queue
+                .iter()
+                .find(|w| w.take.as_ref().is_some_and(|t| t.kind == kind))?,
+        );
+        let take = waiter.take.as_ref().expect("found by its kind");
+        if let Some(also) = take.also.as_deref() {
+            if !keys.holds(also) {
+                return Some(also.into());
+            }
+        }
+        let mut out = BytesMut::new();
+        let mut reply = Reply::new(&mut out, waiter.resp3);
+        if let Err(e) = (take.serve)(keys, &mut reply, &waiter.argv.argv(), key) {
+            reply.error(e.message());
+        }
+        // Off the queues before the queues lock goes: no one serves it twice.
+        leave_queues(&mut queues, &waiter);
+        if let Some(also) = &take.also {
+            if queues.contains_key(also) {
+                DEFERRED.with_borrow_mut(|d| d.push(also.clone()));
+            }
+        }
+        *waiter.served.lock() = Some(out);
+        waiter.woken.store(true, Relaxed);
+        waiter.notify.notify_one();
     }
 }
 
@@ -194,7 +278,7 @@ pub enum Wake {
     Timeout,
 }
 
-/// Resolves when the client's blocking command should run again (see
+/// Resolves when the client's blocking command was served (see
 /// `Blocked::woken`) or has timed out; never for a client that is not
 /// blocked.
 pub async fn wait(client: &Client) -> Wake {
@@ -217,43 +301,31 @@ pub async fn wait(client: &Client) -> Wake {
     }
 }
 
-/// Runs a woken client's command again, as the first of its batch (so
-/// under the batch's hold of `exclusive`): served, the client unblocks;
-/// finding nothing, it stays blocked in its place.
-pub fn retry<'a>(
-    server: &'a Server,
-    client: &mut Client,
-    output: &mut BytesMut,
-    stats: &mut BatchStats,
-    hold: &mut Hold<'a>,
-) {
-    let Some(b) = client.blocked.as_mut() else {
+/// Ends a client's blocking command (served, or its timeout passed): off
+/// the queues, then its reply if a write served it, else what a timeout
+/// answers as Redis does, a null array or for WAIT the replicas that
+/// acknowledged (none yet). A write that served it as the timeout passed
+/// wins: its reply goes out, for the value it took.
+pub fn unblock(client: &mut Client, output: &mut BytesMut) {
+    let Some(blocked) = client.blocked.take() else {
         return;
     };
-    b.waiter.woken.store(false, Relaxed);
-    b.again = false;
-    let argv = std::mem::take(&mut b.argv);
-    commands::execute(server, client, output, argv.argv(), stats, hold);
-    // One command, however many times it ran.
-    stats.commands -= 1;
-    match client.blocked.as_mut() {
-        Some(b) if b.again => b.argv = argv,
-        _ => client.blocked = None,
+    let waiter = Arc::clone(&blocked.waiter);
+    // Queues are left under their lock, where writers serve: from here on
+    // none serves it, and one that did has left its reply.
+    drop(blocked);
+    let served = waiter.served.lock().take();
+    match served {
+        Some(reply) => output.extend_from_slice(&reply),
+        None => {
+            let mut reply = Reply::new(output, client.resp3);
+            if waiter.take.is_none() {
+                reply.int(0)
+            } else {
+                reply.null_array()
+            }
+        }
     }
-}
-
-/// What WAIT blocks for: replica acknowledgements, not a key's value.
-pub const REPLICAS: &str = "replicas";
-
-/// Answers a blocked client whose timeout passed, as Redis: a null array,
-/// or for WAIT the replicas that acknowledged (none yet).
-pub fn timed_out(client: &mut Client, output: &mut BytesMut) {
-    let mut reply = Reply::new(output, client.resp3);
-    match &client.blocked {
-        Some(b) if b.waiter.kind == REPLICAS => reply.int(0),
-        _ => reply.null_array(),
-    }
-    client.blocked = None;
 }
 
 #[cfg(test)]

@@ -87,8 +87,8 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                 return;
             }
         }
-        // A blocked client's further commands wait in `input`; woken, it
-        // runs its blocking command again first.
+        // A blocked client's further commands wait in `input`; served, its
+        // reply goes out first.
         if to_parse && !closing && client.blocked.as_ref().is_none_or(|b| b.woken()) {
             // Capacity is measured before the buffer drains: draining moves
             // its start, and an emptied buffer would reclaim it all.
@@ -191,7 +191,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
         match woke {
             Some(Wake::Ready) => to_parse = true,
             Some(Wake::Timeout) => {
-                blocking::timed_out(&mut client, &mut output);
+                blocking::unblock(&mut client, &mut output);
                 to_parse = true;
             }
             None => {}
@@ -293,7 +293,12 @@ fn run_batch(
     stats: &mut BatchStats,
     waited: bool,
 ) -> Next {
-    if input.is_empty() && client.blocked.is_none() {
+    match &client.blocked {
+        Some(b) if b.woken() => blocking::unblock(client, output),
+        Some(_) => return Next::Read,
+        None => {}
+    }
+    if input.is_empty() {
         return Next::Read;
     }
     let (mut limits, query_limit) = server.request_limits();
@@ -303,12 +308,6 @@ fn run_batch(
     };
     // Dropped before `hold`: a slot lock kept for a next command goes first.
     let _end = crate::db::BatchEnd;
-    if client.blocked.is_some() {
-        blocking::retry(server, client, output, stats, &mut hold);
-        if client.blocked.is_some() {
-            return Next::Read;
-        }
-    }
     let next = loop {
         // AUTH earlier in the same pipeline lifts the limits for the rest.
         limits.unauthenticated = !client.authenticated;

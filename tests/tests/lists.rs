@@ -568,7 +568,7 @@ fn blocked_clients_are_served_in_arrival_order() {
 }
 
 #[test]
-fn a_woken_client_that_finds_the_list_emptied_keeps_its_place() {
+fn a_push_serves_waiters_before_any_other_command_runs() {
     let node = Node::start(&[]);
     let mut con = node.client();
     let mut first = Wire::connect(&node);
@@ -577,22 +577,32 @@ fn a_woken_client_that_finds_the_list_emptied_keeps_its_place() {
     let mut second = Wire::connect(&node);
     second.send(&["BLPOP", "q", "0"]);
     wait_blocked(&mut con, 2);
-    // Push and take back in one pipeline: the woken first waiter usually
-    // finds nothing and must wait again, still ahead of the second.
+    // Push and take back in one pipeline: as in Redis, the push serves the
+    // first waiter before the pop runs.
     let mut thief = Wire::connect(&node);
-    thief.send(&["RPUSH", "q", "x"]);
-    thief.send(&["LPOP", "q"]);
+    thief.send_many(&[&["RPUSH", "q", "x"], &["LPOP", "q"]]);
     assert_eq!(thief.reply(), ":1\r\n");
-    let stolen = thief.reply() == "$1\r\nx\r\n";
-    q::<i64>(&mut con, "RPUSH", &["q", "y"]);
-    if stolen {
-        assert_eq!(first.reply(), popped("q", "y"));
-        second.set_timeout(Duration::from_millis(300));
-        assert_eq!(second.try_reply(), None);
-    } else {
-        assert_eq!(first.reply(), popped("q", "x"));
-        assert_eq!(second.reply(), popped("q", "y"));
-    }
+    assert_eq!(thief.reply(), "$-1\r\n");
+    assert_eq!(first.reply(), popped("q", "x"));
+    // Two elements, two waiters served, none left for the pop.
+    first.send(&["BLPOP", "q", "0"]);
+    wait_blocked(&mut con, 2);
+    thief.send_many(&[&["RPUSH", "q", "y", "z"], &["LPOP", "q"]]);
+    assert_eq!(thief.reply(), ":2\r\n");
+    assert_eq!(thief.reply(), "$-1\r\n");
+    assert_eq!(second.reply(), popped("q", "y"));
+    assert_eq!(first.reply(), popped("q", "z"));
+    wait_blocked(&mut con, 0);
+
+    // A transaction sees none of its values taken until it is done.
+    first.send(&["BLPOP", "q", "0"]);
+    wait_blocked(&mut con, 1);
+    assert_eq!(thief.call(&["MULTI"]), "+OK\r\n");
+    assert_eq!(thief.call(&["RPUSH", "q", "a", "b"]), "+QUEUED\r\n");
+    assert_eq!(thief.call(&["LPOP", "q"]), "+QUEUED\r\n");
+    assert_eq!(thief.call(&["EXEC"]), "*2\r\n:2\r\n$1\r\na\r\n");
+    assert_eq!(first.reply(), popped("q", "b"));
+    assert_eq!(q::<i64>(&mut con, "EXISTS", &["q"]), 0);
 }
 
 #[test]

@@ -404,6 +404,9 @@ pub fn call(
     stats.hits += ctx.keys.hits;
     stats.misses += ctx.keys.misses;
     drop(ctx.keys);
+    if may_block {
+        crate::blocking::serve_deferred(server, now);
+    }
     if let Err(e) = result {
         stats.errors += 1;
         ctx.out.error(e.message());

@@ -656,8 +656,6 @@ fn slowlog_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     Ok(())
 }
 
-/// WAIT numreplicas timeout. A standalone node has no replicas, so no
-/// write can be acknowledged by any: the answer is 0 replicas.
 /// WAIT numreplicas timeout-ms. No replica acknowledges writes yet, so
 /// as Redis with none: 0 at once when none are wanted (or the client may
 /// not block: MULTI), else blocked until the timeout (0: for ever), then 0.
@@ -673,6 +671,6 @@ fn wait(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         return Ok(());
     }
     let timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout as u64));
-    crate::blocking::block(ctx, argv, [], crate::blocking::REPLICAS, timeout);
+    crate::blocking::block(ctx, argv, [], None, timeout);
     Ok(())
 }

@@ -399,7 +399,7 @@ fn lmove_generic(ctx: &mut Ctx, argv: &Argv, from: End, to: End) -> CmdResult {
 }
 
 fn lmove(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let (from, to) = (end_arg(argv.get(3))?, end_arg(argv.get(4))?);
+    let (from, to) = move_ends(argv)?;
     lmove_generic(ctx, argv, from, to)
 }
 
@@ -409,32 +409,46 @@ fn rpoplpush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 
 // ---- Blocking ----------------------------------------------------------------
 
+/// Pops one element of the list at `key`, if there is one, replying
+/// [key, element] (BLPOP, BRPOP).
+fn pop_with_key(
+    keys: &mut Locked,
+    out: &mut Reply,
+    key: &[u8],
+    end: End,
+) -> Result<bool, CmdError> {
+    let Some(list) = existing(keys, key)? else {
+        return Ok(false);
+    };
+    let value = list.pop(end).expect("lists are never empty");
+    out.array(2);
+    out.bulk(key);
+    out.bulk(&value);
+    if list.is_empty() {
+        keys.remove(key);
+    }
+    Ok(true)
+}
+
 /// BLPOP and BRPOP key [key …] timeout: pops from the first non-empty key
 /// and replies [key, element]; with all empty, blocks (or, where blocking
 /// is not allowed, answers as a timeout would).
-fn blocking_pop(ctx: &mut Ctx, argv: &Argv, end: End) -> CmdResult {
+fn blocking_pop(ctx: &mut Ctx, argv: &Argv, end: End, serve: blocking::Serve) -> CmdResult {
     let last = argv.len() - 1;
     let timeout = blocking::timeout_arg(argv.get(last))?;
-    for key in argv.tail(1).iter().take(last - 1) {
-        if let Some(list) = existing(&mut ctx.keys, key)? {
-            let value = list.pop(end).expect("lists are never empty");
-            ctx.out.array(2);
-            ctx.out.bulk(key);
-            ctx.out.bulk(&value);
-            if list.is_empty() {
-                ctx.keys.remove(key);
-            }
+    let keys = || argv.tail(1).iter().take(last - 1);
+    for key in keys() {
+        if pop_with_key(&mut ctx.keys, &mut ctx.out, key, end)? {
             return Ok(());
         }
     }
     if ctx.may_block {
-        blocking::block(
-            ctx,
-            argv,
-            argv.tail(1).iter().take(last - 1),
-            "list",
-            timeout,
-        );
+        let take = blocking::Take {
+            kind: "list",
+            serve,
+            also: None,
+        };
+        blocking::block(ctx, argv, keys(), Some(take), timeout);
     } else {
         ctx.out.null_array();
     }
@@ -442,35 +456,72 @@ fn blocking_pop(ctx: &mut Ctx, argv: &Argv, end: End) -> CmdResult {
 }
 
 fn blpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, End::Head)
+    blocking_pop(ctx, argv, End::Head, |keys, out, _, key| {
+        pop_with_key(keys, out, key, End::Head).map(drop)
+    })
 }
 
 fn brpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, End::Tail)
+    blocking_pop(ctx, argv, End::Tail, |keys, out, _, key| {
+        pop_with_key(keys, out, key, End::Tail).map(drop)
+    })
 }
 
 /// BLMOVE and BRPOPLPUSH: LMOVE, blocking while the source is empty.
-fn blmove_generic(ctx: &mut Ctx, argv: &Argv, from: End, to: End, timeout_at: usize) -> CmdResult {
+fn blmove_generic(
+    ctx: &mut Ctx,
+    argv: &Argv,
+    (from, to): (End, End),
+    timeout_at: usize,
+    serve: blocking::Serve,
+) -> CmdResult {
     let timeout = blocking::timeout_arg(argv.get(timeout_at))?;
     let (src, dst) = (argv.get(1), argv.get(2));
     if move_element(&mut ctx.keys, &mut ctx.out, (src, from), (dst, to))? {
         return Ok(());
     }
     if ctx.may_block {
-        blocking::block(ctx, argv, [src], "list", timeout);
+        let take = blocking::Take {
+            kind: "list",
+            serve,
+            also: Some(dst),
+        };
+        blocking::block(ctx, argv, [src], Some(take), timeout);
     } else {
         ctx.out.null();
     }
     Ok(())
 }
 
+/// A write made a blocked BLMOVE's source ready: move as it would have.
+fn serve_move(
+    keys: &mut Locked,
+    out: &mut Reply,
+    argv: &Argv,
+    (from, to): (End, End),
+) -> CmdResult {
+    move_element(keys, out, (argv.get(1), from), (argv.get(2), to)).map(drop)
+}
+
+/// LMOVE's and BLMOVE's wherefrom and whereto.
+fn move_ends(argv: &Argv) -> Result<(End, End), CmdError> {
+    Ok((end_arg(argv.get(3))?, end_arg(argv.get(4))?))
+}
+
 fn blmove(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let (from, to) = (end_arg(argv.get(3))?, end_arg(argv.get(4))?);
-    blmove_generic(ctx, argv, from, to, 5)
+    blmove_generic(ctx, argv, move_ends(argv)?, 5, |keys, out, argv, _| {
+        serve_move(keys, out, argv, move_ends(argv)?)
+    })
 }
 
 fn brpoplpush(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blmove_generic(ctx, argv, End::Tail, End::Head, 3)
+    blmove_generic(
+        ctx,
+        argv,
+        (End::Tail, End::Head),
+        3,
+        |keys, out, argv, _| serve_move(keys, out, argv, (End::Tail, End::Head)),
+    )
 }
 
 #[cfg(test)]

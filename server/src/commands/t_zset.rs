@@ -558,28 +558,35 @@ fn zremrangebylex(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 /// set at `key`, which must exist, replying them in popping order.
 /// ZPOPMIN/ZPOPMAX with a count reply pairs (under RESP3); without one, a
 /// flat [member, score]; BZPOPMIN's flat reply starts with the key.
-fn pop(ctx: &mut Ctx, key: &[u8], max: bool, count: Option<usize>, with_key: bool) -> CmdResult {
-    let z = existing(&mut ctx.keys, key)?.expect("caller checked the key");
+fn pop(
+    keys: &mut Locked,
+    out: &mut Reply,
+    key: &[u8],
+    max: bool,
+    count: Option<usize>,
+    with_key: bool,
+) -> CmdResult {
+    let z = existing(keys, key)?.expect("caller checked the key");
     let n = count.unwrap_or(1).min(z.len());
     let first = if max { z.len() - 1 } else { 0 };
     let elements = z.walk(first, max).take(n);
     if count.is_some() {
-        reply_elements(&mut ctx.out, n, true, elements);
+        reply_elements(out, n, true, elements);
     } else {
-        ctx.out.array(2 + with_key as usize);
+        out.array(2 + with_key as usize);
         if with_key {
-            ctx.out.bulk(key);
+            out.bulk(key);
         }
         for (member, score) in elements {
-            ctx.out.bulk(member);
-            ctx.out.double(score);
+            out.bulk(member);
+            out.double(score);
         }
     }
     if n > 0 {
         let lowest = if max { z.len() - n } else { 0 };
         z.remove_ranks(lowest, lowest + n - 1);
     }
-    drop_if_empty(&mut ctx.keys, key);
+    drop_if_empty(keys, key);
     Ok(())
 }
 
@@ -595,7 +602,7 @@ fn pop_command(ctx: &mut Ctx, argv: &Argv, max: bool) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     }
-    pop(ctx, key, max, count, false)
+    pop(&mut ctx.keys, &mut ctx.out, key, max, count, false)
 }
 
 fn zpopmin(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
@@ -609,17 +616,22 @@ fn zpopmax(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 /// BZPOPMIN and BZPOPMAX key [key …] timeout: pops from the first
 /// non-empty key and replies [key, member, score]; with all empty, blocks
 /// (or, where blocking is not allowed, answers as a timeout would).
-fn blocking_pop(ctx: &mut Ctx, argv: &Argv, max: bool) -> CmdResult {
+fn blocking_pop(ctx: &mut Ctx, argv: &Argv, max: bool, serve: blocking::Serve) -> CmdResult {
     let last = argv.len() - 1;
     let timeout = blocking::timeout_arg(argv.get(last))?;
-    for key in argv.tail(1).iter().take(last - 1) {
+    let keys = || argv.tail(1).iter().take(last - 1);
+    for key in keys() {
         if existing(&mut ctx.keys, key)?.is_some() {
-            return pop(ctx, key, max, None, true);
+            return pop(&mut ctx.keys, &mut ctx.out, key, max, None, true);
         }
     }
     if ctx.may_block {
-        let keys = argv.tail(1).iter().take(last - 1);
-        blocking::block(ctx, argv, keys, "zset", timeout);
+        let take = blocking::Take {
+            kind: "zset",
+            serve,
+            also: None,
+        };
+        blocking::block(ctx, argv, keys(), Some(take), timeout);
     } else {
         ctx.out.null_array();
     }
@@ -627,11 +639,15 @@ fn blocking_pop(ctx: &mut Ctx, argv: &Argv, max: bool) -> CmdResult {
 }
 
 fn bzpopmin(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, false)
+    blocking_pop(ctx, argv, false, |keys, out, _, key| {
+        pop(keys, out, key, false, None, true)
+    })
 }
 
 fn bzpopmax(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, true)
+    blocking_pop(ctx, argv, true, |keys, out, _, key| {
+        pop(keys, out, key, true, None, true)
+    })
 }
 
 // ---- Combining sets ------------------------------------------------------------

@@ -384,6 +384,12 @@ impl<'a> Locked<'a> {
         live(self.db, &mut self.guards, self.now, key)
     }
 
+    /// Whether `key`'s slot is among those locked.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        let slot = key_slot(key);
+        self.guards.iter().any(|(s, _)| *s == slot)
+    }
+
     /// A command that may write is handed `key`: if it is there, whoever
     /// WATCHes it must assume it changed.
     #[inline]

@@ -21,8 +21,17 @@ impl Wire {
     }
 
     pub fn send(&mut self, args: &[&str]) {
-        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.raw.send(&resp(&args));
+        self.send_many(&[args]);
+    }
+
+    /// Sends commands in one write, so the server reads them as one batch.
+    pub fn send_many(&mut self, commands: &[&[&str]]) {
+        let mut bytes = Vec::new();
+        for args in commands {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            bytes.extend(resp(&args));
+        }
+        self.raw.send(&bytes);
     }
 
     /// The next whole reply, waiting at most the socket's read timeout.
