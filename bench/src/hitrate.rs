@@ -7,9 +7,10 @@
 //! Each stream is cut in five equal phases; the first warms the cache and
 //! is not counted. Workloads: Zipf traffic of three skews; Zipf 0.99 with a
 //! one-pass scan of fresh keys interleaved through phases 3 and 4; Zipf 0.99
-//! whose hot set moves to other keys at every phase.
+//! whose hot set moves to other keys at every phase. Last, bounds no cache
+//! can beat on the same requests (Belady's offline optimum).
 
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -211,7 +212,99 @@ pub fn run(args: Args) -> Result<(), String> {
         .collect();
     println!("Keys held at the end, DBSIZE (used_memory then; evicted_keys; run time):\n");
     println!("{}", markdown(&header, held));
+    let fewest = results
+        .iter()
+        .flatten()
+        .map(|o| o.keys as usize)
+        .min()
+        .unwrap_or(0);
+    let bounds = workloads
+        .iter()
+        .map(|w| {
+            let cdf = zipf_cdf(keyspace, w.alpha);
+            let mut stream = Stream::new(args.seed, w, keyspace, args.ops, &cdf);
+            let keys: Vec<u64> = (0..args.ops).map(|i| stream.key(i)).collect();
+            let warmup = (args.ops / PHASES) as usize;
+            let bound = |capacity| {
+                let rate = optimum(&keys, args.batch, warmup, capacity);
+                format!("{:.2}%", rate * 100.0)
+            };
+            vec![w.name.to_string(), bound(usize::MAX), bound(fewest)]
+        })
+        .collect();
+    println!("Bounds no cache beats on the same requests (Belady's offline optimum):\n");
+    let header = [
+        "workload".to_string(),
+        "every repeat hits".to_string(),
+        format!("optimum holding {fewest} keys (fewest held above)"),
+    ];
+    println!("{}", markdown(&header, bounds));
     Ok(())
+}
+
+/// Belady's MIN on `keys`, requested `batch` at a time as the driver does
+/// (a key missed in a pipeline is stored after it, so its repeats there
+/// miss too): holding at most `capacity` keys, a missed key is stored only
+/// if it is requested again sooner than some stored key, which it then
+/// replaces. No cache of that many keys hits more. Counts requests from
+/// `warmup` on.
+fn optimum(keys: &[u64], batch: usize, warmup: usize, capacity: usize) -> f64 {
+    const NEVER: usize = usize::MAX;
+    let mut next = vec![NEVER; keys.len()];
+    let mut seen: HashMap<u64, usize> = HashMap::new();
+    for (i, &k) in keys.iter().enumerate().rev() {
+        if let Some(j) = seen.insert(k, i) {
+            next[i] = j;
+        }
+    }
+    // Stored keys with the index of their next request; the heap holds
+    // (next request, key) pairs, stale once the key is requested again.
+    let mut stored: HashMap<u64, usize> = HashMap::new();
+    let mut farthest: BinaryHeap<(usize, u64)> = BinaryHeap::new();
+    let (mut gets, mut hits) = (0u64, 0u64);
+    let mut loads: HashMap<u64, usize> = HashMap::new();
+    for start in (0..keys.len()).step_by(batch.max(1)) {
+        loads.clear();
+        for i in start..(start + batch).min(keys.len()) {
+            let k = keys[i];
+            let hit = stored.contains_key(&k);
+            if i >= warmup {
+                gets += 1;
+                hits += hit as u64;
+            }
+            if hit {
+                stored.insert(k, next[i]);
+                farthest.push((next[i], k));
+            } else {
+                loads.insert(k, next[i]);
+            }
+        }
+        let mut loads: Vec<(usize, u64)> = loads.iter().map(|(&k, &n)| (n, k)).collect();
+        loads.sort_unstable();
+        for (next_use, k) in loads {
+            if next_use == NEVER {
+                break;
+            }
+            if stored.len() >= capacity {
+                while let Some(&(at, key)) = farthest.peek() {
+                    if stored.get(&key) == Some(&at) {
+                        break;
+                    }
+                    farthest.pop();
+                }
+                match farthest.peek() {
+                    Some(&(at, victim)) if at > next_use => {
+                        farthest.pop();
+                        stored.remove(&victim);
+                    }
+                    _ => break,
+                }
+            }
+            stored.insert(k, next_use);
+            farthest.push((next_use, k));
+        }
+    }
+    hits as f64 / gets.max(1) as f64
 }
 
 fn target(spec: &str) -> Result<(Kind, String), String> {
@@ -436,6 +529,18 @@ mod tests {
         let top = a.iter().filter(|&&k| k < 10).count();
         // The top 1% of ranks draw about 39% of requests at alpha 0.99.
         assert!((3_400..4_400).contains(&top), "top ten drew {top}");
+    }
+
+    #[test]
+    fn optimum_keeps_what_comes_back_soonest() {
+        let keys = [1, 2, 1, 2];
+        assert_eq!(optimum(&keys, 1, 0, 1), 0.25);
+        assert_eq!(optimum(&keys, 1, 0, 2), 0.5);
+        // One pipeline: nothing is stored before its repeats.
+        assert_eq!(optimum(&keys, 4, 0, 2), 0.0);
+        // 3 is never requested again: it does not displace 1.
+        assert_eq!(optimum(&[1, 3, 1, 1], 1, 0, 1), 0.5);
+        assert_eq!(optimum(&[1, 3, 1, 1], 1, 2, 1), 1.0);
     }
 
     #[test]
