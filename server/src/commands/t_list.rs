@@ -7,6 +7,7 @@ use slotcache_protocol::{Argv, Reply};
 use super::{int_arg, is, parse_i64, CmdError, CmdResult, Ctx, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
 use crate::blocking;
 use crate::db::object::{End, List};
+use crate::db::thin::ThinBytes;
 use crate::db::{drop_in_background, Locked, Object};
 
 pub const HANDLERS: &[(&str, super::Handler)] = &[
@@ -55,7 +56,7 @@ fn existing<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a mut List>
 }
 
 /// Pushes onto the list at `key`, creating it if absent; returns the length.
-fn push_to<V: Into<Box<[u8]>>>(
+fn push_to<V: Into<ThinBytes>>(
     keys: &mut Locked,
     key: &[u8],
     end: End,

@@ -8,6 +8,7 @@ use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
 use super::object::Object;
+use super::thin::{get_varint, put_varint, varint_len};
 
 /// Set in `meta` when the block starts with an 8-byte expiry time.
 const HAS_EXPIRE: u32 = 1 << 31;
@@ -45,17 +46,17 @@ enum Tail<'a> {
     Obj(NonNull<Object>),
 }
 
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
 fn block_layout(len: usize) -> Layout {
     Layout::from_size_align(len, 1).expect("entry block fits in memory")
+}
+
+/// Copies `bytes` to `at`, returning the byte after them.
+///
+/// # Safety
+/// `at` must be valid for `bytes.len()` bytes of writes.
+unsafe fn put_bytes(at: *mut u8, bytes: &[u8]) -> *mut u8 {
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
+    at.add(bytes.len())
 }
 
 /// Allocates and fills a block; returns it with its `meta`.
@@ -74,23 +75,16 @@ fn new_block(expire_at: Option<u64>, key: &[u8], tail: Tail<'_>) -> (NonNull<u8>
             handle_alloc_error(layout)
         };
         let mut at = block.as_ptr();
-        let mut put = |bytes: &[u8]| {
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
-            at = at.add(bytes.len());
-        };
         if let Some(expire) = expire_at {
-            put(&expire.to_le_bytes());
+            at = put_bytes(at, &expire.to_le_bytes());
             meta |= HAS_EXPIRE;
         }
-        let mut n = key.len();
-        while n >= 0x80 {
-            put(&[n as u8 | 0x80]);
-            n >>= 7;
-        }
-        put(&[n as u8]);
-        put(key);
+        at = put_varint(at, key.len());
+        at = put_bytes(at, key);
         match tail {
-            Tail::Str(v) => put(v),
+            Tail::Str(v) => {
+                put_bytes(at, v);
+            }
             Tail::Obj(obj) => (at as *mut *mut Object).write_unaligned(obj.as_ptr()),
         }
         (block, meta)
@@ -123,18 +117,10 @@ impl Entry {
     /// Where the key starts in the block, and its length.
     #[inline]
     fn key_span(&self) -> (usize, usize) {
-        let mut at = if self.meta & HAS_EXPIRE != 0 { 8 } else { 0 };
-        let (mut len, mut shift) = (0usize, 0);
-        loop {
-            // SAFETY: the block holds a complete LEB128 length at `at`.
-            let byte = unsafe { *self.block.as_ptr().add(at) };
-            at += 1;
-            len |= ((byte & 0x7f) as usize) << shift;
-            if byte < 0x80 {
-                return (at, len);
-            }
-            shift += 7;
-        }
+        let at = if self.meta & HAS_EXPIRE != 0 { 8 } else { 0 };
+        // SAFETY: the block holds a complete LEB128 length at `at`.
+        let (len, used) = unsafe { get_varint(self.block.as_ptr().add(at)) };
+        (at + used, len)
     }
 
     #[inline]

@@ -15,6 +15,7 @@ pub mod dump;
 pub mod entry;
 pub mod evict;
 pub mod object;
+pub mod thin;
 pub mod watch;
 
 use std::cell::{Cell, RefCell};

@@ -32,7 +32,9 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use smallvec::SmallVec;
 
-type Field = Box<[u8]>;
+use crate::db::thin::ThinBytes;
+
+type Field = ThinBytes;
 
 type Shard<V> = HashTable<(Field, V)>;
 
@@ -47,13 +49,13 @@ pub trait DictValue {
     fn heap_size(&self) -> usize;
 }
 
-impl DictValue for Box<[u8]> {
+impl DictValue for ThinBytes {
     type Ref<'a> = &'a [u8];
     fn view(&self) -> &[u8] {
         self
     }
     fn heap_size(&self) -> usize {
-        self.len()
+        ThinBytes::heap_size(self)
     }
 }
 
@@ -83,7 +85,7 @@ const SHRINK_AT: usize = 32;
 /// Shard bits come from hash bits 32..56, below hashbrown's top-7-bit tag.
 const MAX_SHARDS: usize = 1 << 24;
 
-pub struct Dict<V = Box<[u8]>> {
+pub struct Dict<V = ThinBytes> {
     /// `base + split` of them; a field lives in `self.shard_of(hash)`.
     shards: SmallVec<[Shard<V>; 1]>,
     /// A power of two: the shards before any split.
@@ -334,28 +336,17 @@ impl<V: DictValue> Dict<V> {
                 .shards
                 .iter()
                 .flat_map(|s| s.iter())
-                .map(|(f, v)| f.len() + v.heap_size())
+                .map(|(f, v)| f.heap_size() + v.heap_size())
                 .sum::<usize>()
     }
 }
 
 /// The hash type's byte-string values.
-impl Dict<Box<[u8]>> {
-    /// Sets `field` to `value`, reusing the old value's bytes when they fit;
+impl Dict<ThinBytes> {
+    /// Sets `field` to `value`, reusing the old value's block when it fits;
     /// true when the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        self.upsert(
-            field,
-            value,
-            |v| v.into(),
-            |slot, value| {
-                if slot.len() == value.len() {
-                    slot.copy_from_slice(value);
-                } else {
-                    *slot = value.into();
-                }
-            },
-        )
+        self.upsert(field, value, |v| v.into(), |slot, value| slot.set(value))
     }
 
     /// Sets `field` only if it is absent; true when it was set.

@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use crate::db::thin::ThinBytes;
+
 /// Which end of a list (LEFT is the head).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum End {
@@ -18,7 +20,7 @@ const LISTPACK_VALUE: usize = 64;
 
 #[derive(Default)]
 pub struct List {
-    items: VecDeque<Box<[u8]>>,
+    items: VecDeque<ThinBytes>,
     /// Sum of the elements' lengths.
     bytes: usize,
 }
@@ -34,7 +36,7 @@ impl List {
 
     /// Pushes a copy of a slice, or an element already allocated (one
     /// moved between lists) without copying it.
-    pub fn push(&mut self, end: End, value: impl Into<Box<[u8]>>) {
+    pub fn push(&mut self, end: End, value: impl Into<ThinBytes>) {
         let value = value.into();
         self.bytes += value.len();
         match end {
@@ -43,7 +45,7 @@ impl List {
         }
     }
 
-    pub fn pop(&mut self, end: End) -> Option<Box<[u8]>> {
+    pub fn pop(&mut self, end: End) -> Option<ThinBytes> {
         let value = match end {
             End::Head => self.items.pop_front(),
             End::Tail => self.items.pop_back(),
@@ -124,7 +126,7 @@ impl List {
 
     /// Keeps elements `start..=end` (an empty range empties the list) and
     /// returns the removed ones, for the caller to free where it likes.
-    pub fn trim(&mut self, keep: Option<(usize, usize)>) -> VecDeque<Box<[u8]>> {
+    pub fn trim(&mut self, keep: Option<(usize, usize)>) -> VecDeque<ThinBytes> {
         let Some((start, end)) = keep else {
             self.bytes = 0;
             return std::mem::take(&mut self.items);
@@ -149,7 +151,7 @@ impl List {
 
     /// Heap bytes held: the ring's slots and the elements.
     pub fn memory_usage(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<Box<[u8]>>() + self.bytes
+        self.items.capacity() * std::mem::size_of::<ThinBytes>() + self.bytes
     }
 }
 

@@ -22,6 +22,7 @@ use rand::Rng;
 
 use super::dict::Dict;
 use super::segmented::Segmented;
+use crate::db::thin::ThinBytes;
 
 /// Enough for 4^32 elements at Redis's p = 1/4.
 const MAX_LEVEL: usize = 32;
@@ -92,7 +93,7 @@ struct Tier {
 }
 
 struct Node {
-    member: Box<[u8]>,
+    member: ThinBytes,
     score: f64,
     /// The previous node at level 0; NIL for the first.
     prev: u32,
@@ -302,7 +303,7 @@ impl SkipList {
     }
 
     /// A new unlinked node of `height`, in the current generation.
-    fn alloc(&mut self, height: usize, member: Box<[u8]>, score: f64) -> u32 {
+    fn alloc(&mut self, height: usize, member: ThinBytes, score: f64) -> u32 {
         let index = self.generation * GEN_TIERS + height - 1;
         if self.tiers.len() <= index {
             self.tiers.resize_with(index + 1, Tier::default);
@@ -338,7 +339,7 @@ impl SkipList {
 
     /// Frees an unlinked node's slot, returning its member. An old
     /// generation's slots are not reused: its tiers go as a whole.
-    fn release(&mut self, x: u32) -> Box<[u8]> {
+    fn release(&mut self, x: u32) -> ThinBytes {
         let current = generation(x) == self.generation;
         let tier = &mut self.tiers[tier(x)];
         if current {
@@ -377,7 +378,7 @@ impl SkipList {
     }
 
     /// Inserts an element that is not in the list.
-    fn insert(&mut self, score: f64, member: Box<[u8]>) {
+    fn insert(&mut self, score: f64, member: ThinBytes) {
         let (mut update, mut rank) = self.predecessors(score, &member);
         let level = random_level();
         if level > self.level {
@@ -652,7 +653,7 @@ impl SkipList {
                     t.links.capacity() * std::mem::size_of::<Link>()
                         + t.nodes.capacity() * std::mem::size_of::<Node>()
                         + t.free.capacity() * std::mem::size_of::<u32>()
-                        + t.nodes.iter().map(|n| n.member.len()).sum::<usize>()
+                        + t.nodes.iter().map(|n| n.member.heap_size()).sum::<usize>()
                 })
                 .sum::<usize>()
     }

@@ -1,0 +1,253 @@
+//! `ThinBytes`: an immutable byte string in one heap block,
+//! `[length: LEB128][bytes]`, behind an 8-byte pointer. A `Box<[u8]>`
+//! keeps its length beside the pointer, 16 bytes in all; the fields of
+//! hashes and sets, the members of sorted sets and the items of lists are
+//! held by the million in tables that multiply every byte of an element by
+//! their spare capacity, so the length goes into the block instead, where
+//! it usually costs one byte of an allocation rounded up anyway.
+//!
+//! Also the LEB128 helpers `Entry`'s blocks use for their key length.
+
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::ptr::NonNull;
+
+/// Bytes LEB128 takes for `n`.
+#[inline]
+pub fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Writes `n` in LEB128 at `at`, returning the byte after it.
+///
+/// # Safety
+/// `at` must be valid for `varint_len(n)` bytes of writes.
+#[inline]
+pub unsafe fn put_varint(mut at: *mut u8, mut n: usize) -> *mut u8 {
+    while n >= 0x80 {
+        at.write(n as u8 | 0x80);
+        at = at.add(1);
+        n >>= 7;
+    }
+    at.write(n as u8);
+    at.add(1)
+}
+
+/// Reads the LEB128 number at `at`: its value and the bytes it took.
+///
+/// # Safety
+/// `at` must point to a complete LEB128 number.
+#[inline]
+pub unsafe fn get_varint(at: *const u8) -> (usize, usize) {
+    let (mut n, mut shift, mut i) = (0usize, 0, 0);
+    loop {
+        let byte = *at.add(i);
+        i += 1;
+        n |= ((byte & 0x7f) as usize) << shift;
+        if byte < 0x80 {
+            return (n, i);
+        }
+        shift += 7;
+    }
+}
+
+pub struct ThinBytes(NonNull<u8>);
+
+/// The empty string's block, shared: `ThinBytes::default()` (what a moved-out
+/// element leaves behind) allocates nothing. Never written (`set` writes no
+/// bytes into it) nor freed.
+static EMPTY: u8 = 0;
+
+fn empty() -> NonNull<u8> {
+    NonNull::from(&EMPTY)
+}
+
+// SAFETY: it owns its block as a Box<[u8]> would, and never mutates it.
+unsafe impl Send for ThinBytes {}
+unsafe impl Sync for ThinBytes {}
+
+fn layout(len: usize) -> Layout {
+    Layout::from_size_align(varint_len(len) + len, 1).expect("byte string fits in memory")
+}
+
+impl ThinBytes {
+    pub fn new(bytes: &[u8]) -> ThinBytes {
+        if bytes.is_empty() {
+            return ThinBytes::default();
+        }
+        let layout = layout(bytes.len());
+        // SAFETY: the layout has room for the length and the bytes (≥ 1
+        // byte), written in order below.
+        unsafe {
+            let Some(block) = NonNull::new(alloc(layout)) else {
+                handle_alloc_error(layout)
+            };
+            let at = put_varint(block.as_ptr(), bytes.len());
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
+            ThinBytes(block)
+        }
+    }
+
+    /// Replaces the bytes, in the same block when the length is the same.
+    pub fn set(&mut self, bytes: &[u8]) {
+        if self.len() != bytes.len() {
+            *self = ThinBytes::new(bytes);
+            return;
+        }
+        // SAFETY: `&mut self` is the only reference to the block, and the
+        // bytes after the length are exactly `bytes.len()` long.
+        unsafe {
+            let (_, at) = get_varint(self.0.as_ptr());
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.0.as_ptr().add(at), bytes.len());
+        }
+    }
+
+    /// Bytes the block takes on the heap (before the allocator rounds it).
+    pub fn heap_size(&self) -> usize {
+        if self.0 == empty() {
+            return 0;
+        }
+        layout(self.len()).size()
+    }
+}
+
+impl Deref for ThinBytes {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the block starts with the length of the bytes after it.
+        unsafe {
+            let (len, at) = get_varint(self.0.as_ptr());
+            std::slice::from_raw_parts(self.0.as_ptr().add(at), len)
+        }
+    }
+}
+
+impl Default for ThinBytes {
+    fn default() -> ThinBytes {
+        ThinBytes(empty())
+    }
+}
+
+impl Drop for ThinBytes {
+    fn drop(&mut self) {
+        if self.0 == empty() {
+            return;
+        }
+        // SAFETY: allocated by `new` with the layout of this length.
+        unsafe { dealloc(self.0.as_ptr(), layout(self.len())) }
+    }
+}
+
+impl Clone for ThinBytes {
+    fn clone(&self) -> ThinBytes {
+        ThinBytes::new(self)
+    }
+}
+
+impl From<&[u8]> for ThinBytes {
+    fn from(bytes: &[u8]) -> ThinBytes {
+        ThinBytes::new(bytes)
+    }
+}
+
+impl From<Vec<u8>> for ThinBytes {
+    fn from(bytes: Vec<u8>) -> ThinBytes {
+        ThinBytes::new(&bytes)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for ThinBytes {
+    fn from(bytes: &[u8; N]) -> ThinBytes {
+        ThinBytes::new(bytes)
+    }
+}
+
+impl PartialEq for ThinBytes {
+    fn eq(&self, other: &ThinBytes) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ThinBytes {}
+
+/// As `[u8]` hashes, so a table may hash a borrowed slice to find it.
+impl Hash for ThinBytes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl std::fmt::Debug for ThinBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn holds_any_length_in_eight_bytes() {
+        assert_eq!(std::mem::size_of::<ThinBytes>(), 8);
+        assert_eq!(std::mem::size_of::<Option<ThinBytes>>(), 8);
+        for len in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let thin = ThinBytes::from(&bytes[..]);
+            assert_eq!(&*thin, &bytes[..]);
+            let heap = if len == 0 { 0 } else { varint_len(len) + len };
+            assert_eq!(thin.heap_size(), heap);
+            assert_eq!(&*thin.clone(), &bytes[..]);
+            let mut thin = thin;
+            let other: Vec<u8> = bytes.iter().map(|b| b ^ 0xff).collect();
+            thin.set(&other);
+            assert_eq!(&*thin, &other[..]);
+            thin.set(b"x");
+            assert_eq!(&*thin, b"x");
+        }
+    }
+
+    #[test]
+    fn the_empty_string_shares_one_block() {
+        let mut empty = ThinBytes::default();
+        assert_eq!(&*empty, b"");
+        assert_eq!(empty, ThinBytes::from(b""));
+        empty.set(b"");
+        assert_eq!(&*empty, b"");
+        empty.set(b"now longer");
+        assert_eq!(&*empty, b"now longer");
+        let taken = std::mem::take(&mut empty);
+        assert_eq!((&*taken, &*empty), (&b"now longer"[..], &b""[..]));
+    }
+
+    #[test]
+    fn hashes_and_compares_as_its_bytes() {
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        let thin = ThinBytes::from(b"field");
+        assert_eq!(hasher.hash_one(&thin), hasher.hash_one(&b"field"[..]));
+        assert_eq!(thin, ThinBytes::from(b"field"));
+        assert_ne!(thin, ThinBytes::from(b"fielD"));
+    }
+
+    #[test]
+    fn varints_round_trip() {
+        let mut buf = [0u8; 10];
+        for n in [0, 1, 127, 128, 255, 16_383, 16_384, usize::MAX >> 1] {
+            // SAFETY: 10 bytes hold any 64-bit LEB128 number.
+            let (read, used) = unsafe {
+                let end = put_varint(buf.as_mut_ptr(), n);
+                assert_eq!(end.offset_from(buf.as_ptr()) as usize, varint_len(n));
+                get_varint(buf.as_ptr())
+            };
+            assert_eq!((read, used), (n, varint_len(n)));
+        }
+    }
+}
