@@ -212,7 +212,14 @@ pub fn keys_written(ctx: &mut Ctx, argv: &Argv) {
 /// Serves what `keys_written` left for later, and the waiters of keys
 /// that served waiters wrote (BLMOVE's destination), until none is left;
 /// called by a client's own command when done, holding no slot lock.
+#[inline]
 pub fn serve_deferred(server: &Server, now: u64) {
+    if !DEFERRED.with_borrow(Vec::is_empty) {
+        serve_all_deferred(server, now);
+    }
+}
+
+fn serve_all_deferred(server: &Server, now: u64) {
     loop {
         let keys = DEFERRED.take();
         if keys.is_empty() {
