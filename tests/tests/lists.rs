@@ -3,6 +3,7 @@
 //! of RESP2 and RESP3), and the blocking pops: arrival order, timeouts,
 //! BLMOVE, unblocking by CLIENT KILL.
 
+mod reference;
 mod replies;
 
 use std::time::{Duration, Instant};
@@ -603,6 +604,55 @@ fn a_push_serves_waiters_before_any_other_command_runs() {
     assert_eq!(thief.call(&["EXEC"]), "*2\r\n:2\r\n$1\r\na\r\n");
     assert_eq!(first.reply(), popped("q", "b"));
     assert_eq!(q::<i64>(&mut con, "EXISTS", &["q"]), 0);
+}
+
+/// Waiters served by pipelined pushes, inside and after a transaction, and
+/// a BLMOVE that feeds another waiter: the replies each client gets, in
+/// order, on a server listening on `port`.
+fn serving_transcript(port: u16, mut admin: Connection) -> Vec<String> {
+    let (mut w1, mut w2, mut pusher) = (Wire::at(port), Wire::at(port), Wire::at(port));
+    let mut out = Vec::new();
+    w1.send(&["BLPOP", "q", "0"]);
+    wait_blocked(&mut admin, 1);
+    w2.send(&["BRPOP", "q", "0"]);
+    wait_blocked(&mut admin, 2);
+    pusher.send_many(&[&["RPUSH", "q", "x"], &["LPOP", "q"], &["LLEN", "q"]]);
+    out.extend((0..3).map(|_| pusher.reply()));
+    out.push(w1.reply());
+    pusher.send_many(&[
+        &["MULTI"],
+        &["RPUSH", "q", "a", "b", "c"],
+        &["LPOP", "q"],
+        &["EXEC"],
+        &["LRANGE", "q", "0", "-1"],
+    ]);
+    out.extend((0..5).map(|_| pusher.reply()));
+    out.push(w2.reply());
+    // Source and destination in different slots (of a cluster).
+    w1.send(&["BLPOP", "{d}dst", "0"]);
+    wait_blocked(&mut admin, 1);
+    w2.send(&["BLMOVE", "{s}src", "{d}dst", "RIGHT", "LEFT", "0"]);
+    wait_blocked(&mut admin, 2);
+    pusher.send_many(&[
+        &["RPUSH", "{s}src", "m", "n"],
+        &["LRANGE", "{s}src", "0", "-1"],
+    ]);
+    out.extend((0..2).map(|_| pusher.reply()));
+    out.push(w2.reply());
+    out.push(w1.reply());
+    wait_blocked(&mut admin, 0);
+    out.push(pusher.call(&["EXISTS", "{d}dst"]));
+    out
+}
+
+#[test]
+fn waiters_are_served_as_redis_server_serves_them() {
+    let node = Node::start(&[]);
+    let reference = reference::Reference::start();
+    assert_eq!(
+        serving_transcript(node.port, node.client()),
+        serving_transcript(reference.port, reference.client())
+    );
 }
 
 #[test]

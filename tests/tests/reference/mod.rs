@@ -1,5 +1,8 @@
 //! A real redis-server to compare replies with, for the differential
-//! tests of the set and sorted-set commands.
+//! tests of the set and sorted-set commands and of blocked clients.
+
+// Shared by several test crates; not all of them use every helper.
+#![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

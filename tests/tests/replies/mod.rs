@@ -20,6 +20,20 @@ impl Wire {
         }
     }
 
+    /// A connection to any server on loopback (redis-server alongside).
+    // Shared by several test crates; not all of them compare with Redis.
+    #[allow(dead_code)]
+    pub fn at(port: u16) -> Wire {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Wire {
+            raw: slotcache_tests::Raw { stream },
+            buf: Vec::new(),
+        }
+    }
+
     pub fn send(&mut self, args: &[&str]) {
         self.send_many(&[args]);
     }
