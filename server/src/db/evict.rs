@@ -63,8 +63,8 @@ pub enum Outcome {
 struct Candidate {
     score: u64,
     slot: u16,
-    /// Where the key's bytes were when sampled: a key sampled again is
-    /// found by address before its bytes are compared.
+    /// The sampled entry's `Entry::id`: a key sampled again is found by
+    /// it before its bytes are compared.
     at: usize,
     key: Box<[u8]>,
 }
@@ -333,7 +333,9 @@ fn evict_one(db: &Db, pool: &mut Pool, samples: usize) -> Option<usize> {
         age(pool, ms);
         let candidates = &mut pool.candidates;
         if sample(db, volatile, samples, |slot, e| {
-            offer(candidates, score(db, policy, e, ms), slot, e.key())
+            offer(candidates, score(db, policy, e, ms), slot, e.id(), || {
+                e.key()
+            })
         }) == 0
         {
             return None;
@@ -411,14 +413,21 @@ fn aged(score: u64, growth: u64, idle_bits: u32) -> u64 {
 }
 
 /// Adds a sampled key to the pool if it beats the worst candidate or there
-/// is room; a key already pooled just gets its new score.
-fn offer(pool: &mut Vec<Candidate>, score: u64, slot: u16, key: &[u8]) {
+/// is room; a key already pooled just gets its new score. `at` tells the
+/// key's entry apart (where its block is); `key` reads the key, which is
+/// a cache miss per sampled entry: only the few that enter the pool pay it.
+fn offer<'k>(
+    pool: &mut Vec<Candidate>,
+    score: u64,
+    slot: u16,
+    at: usize,
+    key: impl Fn() -> &'k [u8],
+) {
     // A key rewritten since (moved) may be pooled twice: evicting the
     // second copy then finds nothing, and the pool moves on.
-    let at = key.as_ptr() as usize;
     if let Some(i) = pool
         .iter()
-        .position(|c| c.at == at && c.slot == slot && *c.key == *key)
+        .position(|c| c.at == at && c.slot == slot && *c.key == *key())
     {
         pool.remove(i);
     } else if pool.len() == POOL_SIZE {
@@ -434,7 +443,7 @@ fn offer(pool: &mut Vec<Candidate>, score: u64, slot: u16, key: &[u8]) {
             score,
             slot,
             at,
-            key: key.into(),
+            key: key().into(),
         },
     );
 }
@@ -538,24 +547,36 @@ mod tests {
         }
     }
 
+    /// Test keys are told apart by where their bytes are, as entries by
+    /// where their blocks are.
+    fn id(key: &[u8]) -> usize {
+        key.as_ptr() as usize
+    }
+
     #[test]
     fn pooled_scores_age_with_the_clock() {
         let mut p = pool(Policy::AllKeysLru);
         p.scored_at = 10_000;
-        offer(&mut p.candidates, 3, 0, b"a");
-        offer(&mut p.candidates, 7, 0, b"b");
+        offer(&mut p.candidates, 3, 0, id(b"a"), || b"a");
+        offer(&mut p.candidates, 7, 0, id(b"b"), || b"b");
         age(&mut p, 12_500);
         let scores: Vec<u64> = p.candidates.iter().map(|c| c.score).collect();
         assert_eq!(scores, [5, 9], "2 whole seconds passed");
         // A key sampled now, idle 8 s, goes after the one idle 9 s.
-        offer(&mut p.candidates, 8, 0, b"c");
+        offer(&mut p.candidates, 8, 0, id(b"c"), || b"c");
         assert_eq!(&*p.candidates.last().unwrap().key, b"b");
 
         // allkeys-lfu-lru: the idle part saturates under the counter.
         let mut p = pool(Policy::AllKeysLfuLru);
         let full = (1 << IDLE_BITS) - 1;
-        offer(&mut p.candidates, 250 << IDLE_BITS | (full - 1), 0, b"a");
-        offer(&mut p.candidates, 251 << IDLE_BITS, 0, b"b");
+        offer(
+            &mut p.candidates,
+            250 << IDLE_BITS | (full - 1),
+            0,
+            id(b"a"),
+            || b"a",
+        );
+        offer(&mut p.candidates, 251 << IDLE_BITS, 0, id(b"b"), || b"b");
         age(&mut p, 800);
         let scores: Vec<u64> = p.candidates.iter().map(|c| c.score).collect();
         assert_eq!(scores, [250 << IDLE_BITS | full, 251 << IDLE_BITS | 100]);
@@ -564,20 +585,20 @@ mod tests {
     #[test]
     fn pool_keeps_the_best_sorted_and_unique() {
         let mut p = Vec::new();
-        // Keys are told apart by where they are, as entries in a table.
         let keys: Vec<String> = (0..6).map(|i| format!("k{i}")).collect();
         for (key, score) in keys.iter().zip([5u64, 1, 9, 3, 9, 7]) {
-            offer(&mut p, score, 0, key.as_bytes());
+            offer(&mut p, score, 0, id(key.as_bytes()), || key.as_bytes());
         }
-        offer(&mut p, 2, 0, keys[2].as_bytes());
+        offer(&mut p, 2, 0, id(keys[2].as_bytes()), || keys[2].as_bytes());
         let scores: Vec<u64> = p.iter().map(|c| c.score).collect();
         assert_eq!(scores, [1, 2, 3, 5, 7, 9]);
         for i in 0..20u64 {
-            offer(&mut p, 100 + i, 0, format!("x{i}").as_bytes());
+            let key = format!("x{i}");
+            offer(&mut p, 100 + i, 0, id(key.as_bytes()), || key.as_bytes());
         }
         assert_eq!(p.len(), POOL_SIZE);
         assert_eq!(p[0].score, 104, "the worst were pushed out");
-        offer(&mut p, 50, 0, b"low");
+        offer(&mut p, 50, 0, id(b"low"), || b"low");
         assert!(p.iter().all(|c| &*c.key != b"low"));
     }
 
