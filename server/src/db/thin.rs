@@ -108,6 +108,11 @@ impl ThinBytes {
         }
     }
 
+    /// A second, non-owning name for these bytes (see `ThinAlias`).
+    pub fn alias(&self) -> ThinAlias {
+        ThinAlias(self.0)
+    }
+
     /// Bytes the block takes on the heap (before the allocator rounds it).
     pub fn heap_size(&self) -> usize {
         if self.0 == empty() {
@@ -117,15 +122,42 @@ impl ThinBytes {
     }
 }
 
+/// The bytes in `block`, which starts with their length.
+///
+/// # Safety
+/// `block` must be a live block of a `ThinBytes` (or the empty one) for 'a.
+#[inline]
+unsafe fn view<'a>(block: NonNull<u8>) -> &'a [u8] {
+    let (len, at) = get_varint(block.as_ptr());
+    std::slice::from_raw_parts(block.as_ptr().add(at), len)
+}
+
+/// The bytes of a `ThinBytes` owned elsewhere, by the same 8-byte pointer,
+/// so a structure indexing elements it stores (a sorted set's member →
+/// score table, whose members the skip list owns) does not hold each twice.
+/// Valid while its owner lives and is not `set`: whoever holds aliases
+/// drops each before its owner.
+pub struct ThinAlias(NonNull<u8>);
+
+// SAFETY: as the `ThinBytes` it names, which is Send and Sync.
+unsafe impl Send for ThinAlias {}
+unsafe impl Sync for ThinAlias {}
+
+impl Deref for ThinAlias {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the owner's block is alive (the holder's contract).
+        unsafe { view(self.0) }
+    }
+}
+
 impl Deref for ThinBytes {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        // SAFETY: the block starts with the length of the bytes after it.
-        unsafe {
-            let (len, at) = get_varint(self.0.as_ptr());
-            std::slice::from_raw_parts(self.0.as_ptr().add(at), len)
-        }
+        // SAFETY: it owns the block.
+        unsafe { view(self.0) }
     }
 }
 
@@ -226,6 +258,17 @@ mod tests {
         assert_eq!(&*empty, b"now longer");
         let taken = std::mem::take(&mut empty);
         assert_eq!((&*taken, &*empty), (&b"now longer"[..], &b""[..]));
+    }
+
+    #[test]
+    fn an_alias_reads_its_owners_bytes() {
+        let owner = ThinBytes::from(b"member");
+        let alias = owner.alias();
+        assert_eq!(&*alias, b"member");
+        // Moving the owner does not move its block.
+        let moved = owner;
+        assert_eq!(&*alias, &*moved);
+        assert_eq!(&*ThinBytes::default().alias(), b"");
     }
 
     #[test]

@@ -32,11 +32,28 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use smallvec::SmallVec;
 
-use crate::db::thin::ThinBytes;
+use crate::db::thin::{ThinAlias, ThinBytes};
 
-type Field = ThinBytes;
+/// How a dict holds its fields: owning them (`ThinBytes`), or naming
+/// bytes another structure owns (`ThinAlias`: a sorted set's members).
+pub trait Field: std::ops::Deref<Target = [u8]> {
+    /// Heap bytes the dict owns for it, for MEMORY USAGE.
+    fn heap_size(&self) -> usize;
+}
 
-type Shard<V> = HashTable<(Field, V)>;
+impl Field for ThinBytes {
+    fn heap_size(&self) -> usize {
+        ThinBytes::heap_size(self)
+    }
+}
+
+impl Field for ThinAlias {
+    fn heap_size(&self) -> usize {
+        0
+    }
+}
+
+type Shard<V, F> = HashTable<(F, V)>;
 
 /// What a dict can hold, and how readers see it: a hash's value as a byte
 /// slice, a score by value.
@@ -85,16 +102,16 @@ const SHRINK_AT: usize = 32;
 /// Shard bits come from hash bits 32..56, below hashbrown's top-7-bit tag.
 const MAX_SHARDS: usize = 1 << 24;
 
-pub struct Dict<V = ThinBytes> {
+pub struct Dict<V = ThinBytes, F = ThinBytes> {
     /// `base + split` of them; a field lives in `self.shard_of(hash)`.
-    shards: SmallVec<[Shard<V>; 1]>,
+    shards: SmallVec<[Shard<V, F>; 1]>,
     /// A power of two: the shards before any split.
     base: usize,
     len: usize,
     hasher: DefaultHashBuilder,
 }
 
-impl<V> Default for Dict<V> {
+impl<V, F> Default for Dict<V, F> {
     fn default() -> Self {
         let mut shards = SmallVec::new();
         shards.push(Shard::new());
@@ -121,11 +138,11 @@ fn shard_of(hash: u64, base: usize, shards: usize) -> usize {
 
 /// A stored field's hash again, which hashbrown asks for when it moves
 /// fields (growing, shrinking) and which moving them between shards needs.
-fn rehash<V>(hasher: &DefaultHashBuilder) -> impl Fn(&(Field, V)) -> u64 + Copy + '_ {
+fn rehash<V, F: Field>(hasher: &DefaultHashBuilder) -> impl Fn(&(F, V)) -> u64 + Copy + '_ {
     move |(f, _)| hasher.hash_one(&**f)
 }
 
-impl<V: DictValue> Dict<V> {
+impl<V: DictValue, F: Field> Dict<V, F> {
     #[inline]
     fn hash(&self, field: &[u8]) -> u64 {
         self.hasher.hash_one(field)
@@ -155,14 +172,14 @@ impl<V: DictValue> Dict<V> {
         self.get(field).is_some()
     }
 
-    /// Inserts `field` with the value `make` builds from `arg` when it is
-    /// absent, or hands the existing value and `arg` to `update`; true when
-    /// the field is new.
-    pub fn upsert<T>(
+    /// Inserts `field` as the field and value `make` builds from `arg`
+    /// when it is absent, or hands the existing value and `arg` to
+    /// `update`; true when the field is new.
+    pub fn upsert_with<T>(
         &mut self,
         field: &[u8],
         arg: T,
-        make: impl FnOnce(T) -> V,
+        make: impl FnOnce(T) -> (F, V),
         update: impl FnOnce(&mut V, T),
     ) -> bool {
         let hash = self.hash(field);
@@ -173,7 +190,7 @@ impl<V: DictValue> Dict<V> {
                 false
             }
             Entry::Vacant(v) => {
-                v.insert((field.into(), make(arg)));
+                v.insert(make(arg));
                 self.len += 1;
                 if self.len > GROW_AT * self.shards.len() && self.shards.len() < MAX_SHARDS {
                     self.split_one();
@@ -181,11 +198,6 @@ impl<V: DictValue> Dict<V> {
                 true
             }
         }
-    }
-
-    /// Sets `field` to `value`; true when the field is new.
-    pub fn insert(&mut self, field: &[u8], value: V) -> bool {
-        self.upsert(field, value, |v| v, |slot, v| *slot = v)
     }
 
     /// Removes `field`; true when it was there.
@@ -309,7 +321,7 @@ impl<V: DictValue> Dict<V> {
     /// Random access by position (0..len, in iteration order), for
     /// HRANDFIELD and SRANDMEMBER: O(shards) to build, O(log shards + shard
     /// size) per get.
-    pub fn positions(&self) -> Positions<'_, V> {
+    pub fn positions(&self) -> Positions<'_, V, F> {
         let mut starts = Vec::with_capacity(self.shards.len());
         let mut at = 0;
         for s in &self.shards {
@@ -322,7 +334,7 @@ impl<V: DictValue> Dict<V> {
     /// Heap bytes held, for MEMORY USAGE.
     pub fn memory_usage(&self) -> usize {
         let spilled = if self.shards.spilled() {
-            self.shards.capacity() * std::mem::size_of::<Shard<V>>()
+            self.shards.capacity() * std::mem::size_of::<Shard<V, F>>()
         } else {
             0
         };
@@ -341,6 +353,25 @@ impl<V: DictValue> Dict<V> {
     }
 }
 
+/// Dicts that own their fields.
+impl<V: DictValue> Dict<V, ThinBytes> {
+    /// `upsert_with`, the field a copy of `field` and `make` building the value.
+    pub fn upsert<T>(
+        &mut self,
+        field: &[u8],
+        arg: T,
+        make: impl FnOnce(T) -> V,
+        update: impl FnOnce(&mut V, T),
+    ) -> bool {
+        self.upsert_with(field, arg, |arg| (field.into(), make(arg)), update)
+    }
+
+    /// Sets `field` to `value`; true when the field is new.
+    pub fn insert(&mut self, field: &[u8], value: V) -> bool {
+        self.upsert(field, value, |v| v, |slot, v| *slot = v)
+    }
+}
+
 /// The hash type's byte-string values.
 impl Dict<ThinBytes> {
     /// Sets `field` to `value`, reusing the old value's block when it fits;
@@ -355,13 +386,13 @@ impl Dict<ThinBytes> {
     }
 }
 
-pub struct Positions<'a, V> {
-    dict: &'a Dict<V>,
+pub struct Positions<'a, V, F> {
+    dict: &'a Dict<V, F>,
     /// Position of each shard's first field.
     starts: Vec<usize>,
 }
 
-impl<'a, V: DictValue> Positions<'a, V> {
+impl<'a, V: DictValue, F: Field> Positions<'a, V, F> {
     /// The field and value at `pos`, which must be below the dict's length.
     pub fn get(&self, pos: usize) -> (&'a [u8], V::Ref<'a>) {
         // The last shard starting at or before `pos` holds it (empty shards
