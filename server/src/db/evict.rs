@@ -392,24 +392,19 @@ fn age(pool: &mut Pool, ms: u64) {
     if growth == 0 {
         return;
     }
-    let idle_bits = if pool.policy == Policy::AllKeysLfuLru {
-        IDLE_BITS
+    let idle_mask = if pool.policy == Policy::AllKeysLfuLru {
+        (1 << IDLE_BITS) - 1
     } else {
-        u64::BITS
+        u64::MAX
     };
     for c in &mut pool.candidates {
-        c.score = aged(c.score, growth, idle_bits);
+        c.score = aged(c.score, growth, idle_mask);
     }
 }
 
-/// `score` with `growth` added to its low `idle_bits`, saturating there.
-fn aged(score: u64, growth: u64, idle_bits: u32) -> u64 {
-    let mask = if idle_bits == u64::BITS {
-        u64::MAX
-    } else {
-        (1 << idle_bits) - 1
-    };
-    (score & !mask) | (score & mask).saturating_add(growth).min(mask)
+/// `score` with `growth` added to its bits under `idle_mask`, saturating there.
+fn aged(score: u64, growth: u64, idle_mask: u64) -> u64 {
+    (score & !idle_mask) | (score & idle_mask).saturating_add(growth).min(idle_mask)
 }
 
 /// Adds a sampled key to the pool if it beats the worst candidate or there
