@@ -8,7 +8,7 @@ use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
 use super::object::Object;
-use super::thin::{get_varint, put_varint, varint_len};
+use super::thin::{get_varint, put_bytes, put_varint, varint_len};
 
 /// Set in `meta` when the block starts with an 8-byte expiry time.
 const HAS_EXPIRE: u32 = 1 << 31;
@@ -48,15 +48,6 @@ enum Tail<'a> {
 
 fn block_layout(len: usize) -> Layout {
     Layout::from_size_align(len, 1).expect("entry block fits in memory")
-}
-
-/// Copies `bytes` to `at`, returning the byte after them.
-///
-/// # Safety
-/// `at` must be valid for `bytes.len()` bytes of writes.
-unsafe fn put_bytes(at: *mut u8, bytes: &[u8]) -> *mut u8 {
-    std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
-    at.add(bytes.len())
 }
 
 /// Allocates and fills a block; returns it with its `meta`.

@@ -6,7 +6,7 @@
 //! their spare capacity, so the length goes into the block instead, where
 //! it usually costs one byte of an allocation rounded up anyway.
 //!
-//! Also the LEB128 helpers `Entry`'s blocks use for their key length.
+//! Also the helpers `Entry` fills its blocks with (LEB128 lengths, bytes).
 
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::hash::{Hash, Hasher};
@@ -37,6 +37,16 @@ pub unsafe fn put_varint(mut at: *mut u8, mut n: usize) -> *mut u8 {
     }
     at.write(n as u8);
     at.add(1)
+}
+
+/// Copies `bytes` to `at`, returning the byte after them.
+///
+/// # Safety
+/// `at` must be valid for `bytes.len()` bytes of writes.
+#[inline]
+pub unsafe fn put_bytes(at: *mut u8, bytes: &[u8]) -> *mut u8 {
+    std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
+    at.add(bytes.len())
 }
 
 /// Reads the LEB128 number at `at`: its value and the bytes it took.
@@ -88,8 +98,7 @@ impl ThinBytes {
             let Some(block) = NonNull::new(alloc(layout)) else {
                 handle_alloc_error(layout)
             };
-            let at = put_varint(block.as_ptr(), bytes.len());
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), at, bytes.len());
+            put_bytes(put_varint(block.as_ptr(), bytes.len()), bytes);
             ThinBytes(block)
         }
     }
@@ -104,7 +113,7 @@ impl ThinBytes {
         // bytes after the length are exactly `bytes.len()` long.
         unsafe {
             let (_, at) = get_varint(self.0.as_ptr());
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.0.as_ptr().add(at), bytes.len());
+            put_bytes(self.0.as_ptr().add(at), bytes);
         }
     }
 
