@@ -157,6 +157,7 @@ pub fn run(args: Args) -> Result<(), String> {
         args.maxmemory, args.value_size, args.ops, args.batch, args.seed
     );
     let mut results: Vec<Vec<Outcome>> = Vec::new();
+    let mut bounds = Vec::new();
     for w in &workloads {
         let cdf = zipf_cdf(keyspace, w.alpha);
         let mut row = Vec::new();
@@ -177,6 +178,7 @@ pub fn run(args: Args) -> Result<(), String> {
             );
             row.push(out);
         }
+        bounds.push(bounds_row(&args, w, keyspace, &cdf, &row));
         results.push(row);
     }
     let mut header = vec!["workload".to_string()];
@@ -212,23 +214,6 @@ pub fn run(args: Args) -> Result<(), String> {
         .collect();
     println!("Keys held at the end, DBSIZE (used_memory then; evicted_keys; run time):\n");
     println!("{}", markdown(&header, held));
-    let bounds = workloads
-        .iter()
-        .zip(&results)
-        .map(|(w, row)| {
-            let cdf = zipf_cdf(keyspace, w.alpha);
-            let mut stream = Stream::new(args.seed, w, keyspace, args.ops, &cdf);
-            let keys: Vec<u64> = (0..args.ops).map(|i| stream.key(i)).collect();
-            let warmup = (args.ops / PHASES) as usize;
-            let fewest = row.iter().map(|o| o.keys as usize).min().unwrap_or(0);
-            let bound = |capacity| {
-                let rate = optimum(&keys, args.batch, warmup, capacity);
-                format!("{:.2}%", rate * 100.0)
-            };
-            let at_fewest = format!("{} at {fewest} keys", bound(fewest));
-            vec![w.name.to_string(), bound(usize::MAX), at_fewest]
-        })
-        .collect();
     println!("Bounds no cache beats on the same requests (Belady's offline optimum):\n");
     let header = [
         "workload".to_string(),
@@ -237,6 +222,27 @@ pub fn run(args: Args) -> Result<(), String> {
     ];
     println!("{}", markdown(&header, bounds));
     Ok(())
+}
+
+/// A workload's row of bounds: the hit rate if every repeat hit, and the
+/// optimum holding the fewest keys any of its runs held.
+fn bounds_row(
+    args: &Args,
+    w: &Workload,
+    keyspace: u64,
+    cdf: &[f64],
+    row: &[Outcome],
+) -> Vec<String> {
+    let mut stream = Stream::new(args.seed, w, keyspace, args.ops, cdf);
+    let keys: Vec<u64> = (0..args.ops).map(|i| stream.key(i)).collect();
+    let warmup = (args.ops / PHASES) as usize;
+    let fewest = row.iter().map(|o| o.keys as usize).min().unwrap_or(0);
+    let bound = |capacity| {
+        let rate = optimum(&keys, args.batch, warmup, capacity);
+        format!("{:.2}%", rate * 100.0)
+    };
+    let at_fewest = format!("{} at {fewest} keys", bound(fewest));
+    vec![w.name.to_string(), bound(usize::MAX), at_fewest]
 }
 
 /// Belady's MIN on `keys`, requested `batch` at a time as the driver does
