@@ -4,7 +4,7 @@
 
 use mlua::{IntoLuaMulti, Lua, LuaString, MultiValue, Table, Value};
 
-use super::engine::raise_message;
+use super::engine::{callback, raise_message};
 
 /// Lua's LUAI_MAXCSTACK: the stack slots a C function may use; past it
 /// the libraries' luaL_checkstack calls fail.
@@ -122,7 +122,8 @@ pub fn register<R: IntoLuaMulti + 'static>(
     name: &'static str,
     f: fn(&Args) -> mlua::Result<R>,
 ) -> mlua::Result<()> {
-    let function =
-        lua.create_function(move |lua, values: MultiValue| f(&Args::new(lua, values)))?;
+    let function = callback(lua, move |lua, values: MultiValue| {
+        f(&Args::new(lua, values))
+    })?;
     table.raw_set(name, function)
 }

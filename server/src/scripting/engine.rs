@@ -9,11 +9,12 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use mlua::chunk::ChunkMode;
 use mlua::{
-    Function, HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
-    Variadic, VmState,
+    FromLuaMulti, Function, HookTriggers, IntoLuaMulti, LightUserData, Lua, LuaOptions, MultiValue,
+    StdLib, Table, Value, Variadic, VmState,
 };
 use slotcache_protocol::Reply;
 
+use super::args::{self, Args};
 use super::{bit, cjson, cmsgpack, convert, lua_struct, prng, with_env, RunState};
 use crate::commands::CmdError;
 use crate::info::REDIS_VERSION;
@@ -152,6 +153,36 @@ impl std::fmt::Display for Raised {
 
 impl std::error::Error for Raised {}
 
+/// A no-op callback whose call leaves mlua's pool of error slots one
+/// fuller when it is empty.
+///
+/// mlua lends each call of a Rust function a preallocated slot to raise
+/// an error from. A call that finds the pool empty makes a slot and, on
+/// return, files it with a luaL_checkstack(2) that fails when the call
+/// returned nearly LUAI_MAXCSTACK values: struct.unpack of 7990 fields,
+/// which Redis answers, raised "stack overflow" on a fresh interpreter.
+/// A raised error uses its slot up, so `callback` refills the pool first.
+struct SpareErrorSlot(Function);
+
+/// A script library function that keeps the pool of error slots filled
+/// (`SpareErrorSlot`): every Rust function scripts call is made here.
+/// `A` must convert from any values (MultiValue, Variadic<Value>, Value):
+/// mlua raises a conversion error before `f` runs, without a refill.
+pub(super) fn callback<A: FromLuaMulti, R: IntoLuaMulti>(
+    lua: &Lua,
+    f: impl Fn(&Lua, A) -> mlua::Result<R> + Send + 'static,
+) -> mlua::Result<Function> {
+    lua.create_function(move |lua, args| f(lua, args).inspect_err(|_| refill_error_slots(lua)))
+}
+
+/// Called before raising an error from Rust (`SpareErrorSlot`).
+fn refill_error_slots(lua: &Lua) {
+    if let Some(spare) = lua.app_data_ref::<SpareErrorSlot>() {
+        // Cannot fail: it does nothing, and the stack has room.
+        let _ = spare.0.call::<()>(());
+    }
+}
+
 /// Raises Redis's error table for `error` ("-CODE msg" or "msg").
 fn raise<T>(error: &str) -> mlua::Result<T> {
     let text = convert::error_text(error.as_bytes());
@@ -265,21 +296,25 @@ impl Engine {
                 LuaOptions::default(),
             )
         };
+        let spare = lua.create_function(|_, ()| Ok(()))?;
+        // The pool starts empty: one call puts the first slot in it.
+        spare.call::<()>(())?;
+        lua.set_app_data(SpareErrorSlot(spare));
         bit::open(&lua)?;
         lua_struct::open(&lua)?;
         cmsgpack::open(&lua)?;
         prng::open(&lua)?;
         let raw = lua.create_table()?;
-        raw.raw_set("call", lua.create_function(redis_call)?)?;
-        raw.raw_set("pcall", lua.create_function(redis_pcall)?)?;
-        raw.raw_set("unwrap_error", lua.create_function(unwrap_error)?)?;
-        raw.raw_set("error_reply", lua.create_function(error_reply)?)?;
-        raw.raw_set("status_reply", lua.create_function(status_reply)?)?;
-        raw.raw_set("sha1hex", lua.create_function(sha1hex)?)?;
-        raw.raw_set("log", lua.create_function(log)?)?;
-        raw.raw_set("setresp", lua.create_function(setresp)?)?;
-        raw.raw_set("json_encode", lua.create_function(json_encode)?)?;
-        raw.raw_set("json_decode", lua.create_function(json_decode)?)?;
+        raw.raw_set("call", callback(&lua, redis_call)?)?;
+        raw.raw_set("pcall", callback(&lua, redis_pcall)?)?;
+        raw.raw_set("unwrap_error", callback(&lua, unwrap_error)?)?;
+        raw.raw_set("error_reply", callback(&lua, error_reply)?)?;
+        raw.raw_set("status_reply", callback(&lua, status_reply)?)?;
+        raw.raw_set("sha1hex", callback(&lua, sha1hex)?)?;
+        raw.raw_set("log", callback(&lua, log)?)?;
+        raw.raw_set("setresp", callback(&lua, setresp)?)?;
+        args::register(&lua, &raw, "json_encode", json_encode)?;
+        args::register(&lua, &raw, "json_decode", json_decode)?;
         raw.raw_set(
             "null",
             Value::LightUserData(LightUserData(std::ptr::null_mut())),
@@ -454,8 +489,12 @@ thread_local! {
 /// firing on every line, again at each line of a script that catches it
 /// with pcall. `Engine::run` puts the usual hook back.
 pub(super) fn stop<T>(lua: &Lua, msg: &'static str) -> mlua::Result<T> {
-    lua.set_hook(HookTriggers::EVERY_LINE, move |_, _| raise(msg))?;
+    lua.set_hook(HookTriggers::EVERY_LINE, move |lua, _| {
+        refill_error_slots(lua);
+        raise(msg)
+    })?;
     STOPPED.set(true);
+    refill_error_slots(lua);
     raise(msg)
 }
 
@@ -633,16 +672,26 @@ fn setresp(_: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     }
 }
 
-fn json_encode(lua: &Lua, value: Value) -> mlua::Result<mlua::LuaString> {
-    match cjson::encode(&value) {
-        Ok(json) => lua.create_string(json),
-        Err(msg) => raise_message(lua, &msg),
+fn json_encode(a: &Args) -> mlua::Result<mlua::LuaString> {
+    let value = one_argument(a)?;
+    match cjson::encode(value) {
+        Ok(json) => a.lua.create_string(json),
+        Err(msg) => a.fail(&msg),
     }
 }
 
-fn json_decode(lua: &Lua, text: mlua::LuaString) -> mlua::Result<Value> {
-    match cjson::decode(lua, &text.as_bytes()) {
+fn json_decode(a: &Args) -> mlua::Result<Value> {
+    one_argument(a)?;
+    match cjson::decode(a.lua, &a.string(1)?.as_bytes()) {
         Ok(value) => Ok(value),
-        Err(msg) => raise_message(lua, &msg),
+        Err(msg) => a.fail(&msg),
+    }
+}
+
+/// lua_cjson's check that encode and decode get exactly one argument.
+fn one_argument<'a>(a: &'a Args) -> mlua::Result<&'a Value> {
+    match a.get(1) {
+        Some(value) if a.len() == 1 => Ok(value),
+        _ => a.error(1, "expected 1 argument"),
     }
 }
