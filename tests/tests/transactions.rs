@@ -8,6 +8,9 @@ use std::time::Duration;
 use redis::{Commands, Value};
 use slotcache_tests::{err, q, resp, wait_until, Node, Sampler};
 
+mod reference;
+use reference::Reference;
+
 #[test]
 fn atomic_pipelines_run_every_command_in_order() {
     let node = Node::start(&[]);
@@ -94,8 +97,15 @@ fn transaction_errors_as_redis_words_them() {
 /// WATCH `x`, let `change` run on another connection, and report whether
 /// EXEC still ran (true) or was refused with a nil array (false).
 fn exec_after(node: &Node, setup: &[&[&str]], change: &[&[&str]]) -> bool {
-    let con = &mut node.client();
-    let other = &mut node.client();
+    exec_after_on(&mut node.client(), &mut node.client(), setup, change)
+}
+
+fn exec_after_on(
+    con: &mut redis::Connection,
+    other: &mut redis::Connection,
+    setup: &[&[&str]],
+    change: &[&[&str]],
+) -> bool {
     q::<()>(con, &["FLUSHALL"]);
     for c in setup {
         q::<Value>(con, c);
@@ -170,6 +180,124 @@ fn watch_sees_every_kind_of_change() {
         &[set_x],
         &[&["MULTI"], &["SET", "x", "2"], &["DISCARD"]]
     ));
+}
+
+/// Redis dirties a watched key only where a command really changed it
+/// (signalModifiedKey): a write that finds nothing to do, or a key a
+/// write command only reads, leaves the EXEC of its watchers alone.
+#[test]
+fn watch_is_dirtied_exactly_where_redis_dirties_it() {
+    let node = Node::start(&[]);
+    let reference = Reference::start();
+    let (mut con, mut other) = (node.client(), node.client());
+    let (mut ref_con, mut ref_other) = (reference.client(), reference.client());
+    let set: &[&[&str]] = &[&["SADD", "x", "a"], &["SADD", "y", "q"]];
+    let hash: &[&[&str]] = &[&["HSET", "x", "f", "v", "n", "1"]];
+    let list: &[&[&str]] = &[&["RPUSH", "x", "a", "b"]];
+    let zset: &[&[&str]] = &[&["ZADD", "x", "1", "a", "2", "b"]];
+    let string: &[&[&str]] = &[&["SET", "x", "30"]];
+    let volatile: &[&[&str]] = &[&["SET", "x", "30", "EX", "100"]];
+    let cases: &[(&[&[&str]], &[&str])] = &[
+        (set, &["SADD", "x", "a"]),
+        (set, &["SADD", "x", "b"]),
+        (set, &["SREM", "x", "zz"]),
+        (set, &["SREM", "x", "a"]),
+        (set, &["SMOVE", "x", "y", "zz"]),
+        (set, &["SMOVE", "x", "y", "a"]),
+        (set, &["SMOVE", "y", "x", "q"]),
+        (set, &["SMOVE", "y", "x", "zz"]),
+        (set, &["SPOP", "x", "0"]),
+        (set, &["SINTERSTORE", "z", "x", "y"]),
+        (set, &["SUNIONSTORE", "y", "x", "y"]),
+        (set, &["SDIFFSTORE", "x", "y"]),
+        (hash, &["HSET", "x", "f", "v"]),
+        (hash, &["HDEL", "x", "zz"]),
+        (hash, &["HDEL", "x", "f"]),
+        (hash, &["HSETNX", "x", "f", "w"]),
+        (hash, &["HSETNX", "x", "g", "w"]),
+        (hash, &["HINCRBY", "x", "n", "0"]),
+        (list, &["LREM", "x", "0", "zz"]),
+        (list, &["LREM", "x", "0", "a"]),
+        (list, &["LINSERT", "x", "BEFORE", "zz", "q"]),
+        (list, &["LINSERT", "x", "BEFORE", "a", "q"]),
+        (list, &["LTRIM", "x", "0", "-1"]),
+        (list, &["LSET", "x", "0", "a"]),
+        (list, &["LPOS", "x", "a"]),
+        (list, &["LPUSHX", "x", "q"]),
+        (list, &["RPOPLPUSH", "y", "x"]),
+        (list, &["LMOVE", "x", "y", "LEFT", "LEFT"]),
+        (list, &["LPOP", "x", "0"]),
+        (zset, &["ZADD", "x", "1", "a"]),
+        (zset, &["ZADD", "x", "NX", "5", "a"]),
+        (zset, &["ZADD", "x", "XX", "5", "zz"]),
+        (zset, &["ZADD", "x", "GT", "0", "a"]),
+        (zset, &["ZADD", "x", "5", "a"]),
+        (zset, &["ZINCRBY", "x", "0", "a"]),
+        (zset, &["ZREM", "x", "zz"]),
+        (zset, &["ZREMRANGEBYSCORE", "x", "5", "6"]),
+        (zset, &["ZREMRANGEBYRANK", "x", "5", "6"]),
+        (zset, &["ZREMRANGEBYLEX", "x", "[q", "[r"]),
+        (zset, &["ZREMRANGEBYSCORE", "x", "1", "1"]),
+        (zset, &["ZRANGESTORE", "y", "x", "0", "-1"]),
+        (zset, &["ZUNIONSTORE", "y", "1", "x"]),
+        (zset, &["ZPOPMIN", "x", "0"]),
+        (string, &["SET", "x", "1", "NX"]),
+        (string, &["SETNX", "x", "1"]),
+        (string, &["MSETNX", "y", "1", "x", "2"]),
+        (string, &["SET", "x", "1", "XX"]),
+        (string, &["SET", "x", "30"]),
+        (string, &["SETRANGE", "x", "0", ""]),
+        (string, &["SETRANGE", "x", "0", "3"]),
+        (string, &["APPEND", "x", ""]),
+        (string, &["INCRBY", "x", "0"]),
+        (string, &["GETEX", "x"]),
+        (string, &["GETEX", "x", "PERSIST"]),
+        (volatile, &["GETEX", "x", "PERSIST"]),
+        (string, &["GETSET", "x", "30"]),
+        (string, &["RENAME", "x", "x"]),
+        (string, &["TOUCH", "x"]),
+        (string, &["PERSIST", "x"]),
+        (volatile, &["PERSIST", "x"]),
+        (string, &["EXPIRE", "x", "100", "XX"]),
+        (string, &["EXPIRE", "x", "100", "GT"]),
+        (volatile, &["EXPIRE", "x", "100", "NX"]),
+        (volatile, &["EXPIRE", "x", "50", "GT"]),
+        (volatile, &["EXPIRE", "x", "500", "LT"]),
+        (volatile, &["EXPIRE", "x", "500", "GT"]),
+        (
+            string,
+            &[
+                "EVAL",
+                "redis.call('sadd', 'y', 'q') return redis.call('get', KEYS[1])",
+                "1",
+                "x",
+            ],
+        ),
+        (
+            set,
+            &["EVAL", "return redis.call('sadd', KEYS[1], 'a')", "1", "x"],
+        ),
+        (
+            set,
+            &[
+                "EVAL",
+                "return redis.call('sadd', KEYS[1], 'new')",
+                "1",
+                "x",
+            ],
+        ),
+    ];
+    let mut differ = Vec::new();
+    for (setup, change) in cases {
+        let ours = exec_after_on(&mut con, &mut other, setup, &[change]);
+        let theirs = exec_after_on(&mut ref_con, &mut ref_other, setup, &[change]);
+        if ours != theirs {
+            differ.push(format!(
+                "{change:?}: EXEC ran: ours {ours}, redis-server {theirs}"
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{differ:#?}");
 }
 
 #[test]

@@ -136,6 +136,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &Argv, unit_ms: i64, relative: bool) -> C
         || (gt && current.is_none_or(|c| when <= c))
         || (lt && current.is_some_and(|c| when >= c));
     if refused {
+        ctx.keys.unchanged(key);
         ctx.out.int(0);
         return Ok(());
     }
@@ -207,6 +208,8 @@ fn persist(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let had_ttl = ctx.keys.peek(key).is_some_and(|e| e.expire_at().is_some());
     if had_ttl {
         ctx.keys.set_expire(key, None);
+    } else {
+        ctx.keys.unchanged(key);
     }
     ctx.out.int(had_ttl as i64);
     Ok(())

@@ -94,6 +94,9 @@ fn hmset(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 fn hsetnx(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let h = existing_or_new(&mut ctx.keys, argv.get(1))?;
     let set = h.set_if_absent(argv.get(2), argv.get(3));
+    if !set {
+        ctx.keys.unchanged(argv.get(1));
+    }
     ctx.out.int(set as i64);
     Ok(())
 }
@@ -127,6 +130,9 @@ fn hdel(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let removed = argv.tail(2).iter().filter(|f| h.remove(f)).count();
     if h.is_empty() {
         ctx.keys.remove(key);
+    }
+    if removed == 0 {
+        ctx.keys.unchanged(key);
     }
     ctx.out.int(removed as i64);
     Ok(())

@@ -162,18 +162,25 @@ fn pop(ctx: &mut Ctx, argv: &Argv, end: End) -> CmdResult {
         }
         return Ok(());
     };
-    match count {
-        None => ctx.out.bulk(&list.pop(end).expect("lists are never empty")),
+    let popped = match count {
+        None => {
+            ctx.out.bulk(&list.pop(end).expect("lists are never empty"));
+            1
+        }
         Some(n) => {
             let n = n.min(list.len());
             ctx.out.array(n);
             for _ in 0..n {
                 ctx.out.bulk(&list.pop(end).expect("counted"));
             }
+            n
         }
-    }
+    };
     if list.is_empty() {
         ctx.keys.remove(key);
+    }
+    if popped == 0 {
+        ctx.keys.unchanged(key);
     }
     Ok(())
 }
@@ -310,7 +317,8 @@ fn linsert(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     } else {
         return Err(SYNTAX);
     };
-    let Some(list) = existing(&mut ctx.keys, argv.get(1))? else {
+    let key = argv.get(1);
+    let Some(list) = existing(&mut ctx.keys, key)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -321,7 +329,10 @@ fn linsert(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
             list.insert(at + after as usize, argv.get(4));
             ctx.out.int(list.len() as i64);
         }
-        None => ctx.out.int(-1),
+        None => {
+            ctx.out.int(-1);
+            ctx.keys.unchanged(key);
+        }
     }
     Ok(())
 }
@@ -339,6 +350,9 @@ fn lrem(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let removed = list.remove_matching(argv.get(3), count.unsigned_abs() as usize, from);
     if list.is_empty() {
         ctx.keys.remove(key);
+    }
+    if removed == 0 {
+        ctx.keys.unchanged(key);
     }
     ctx.out.int(removed as i64);
     Ok(())

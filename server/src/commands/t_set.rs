@@ -128,6 +128,7 @@ pub(super) fn with_objects<R>(
         if let Some(slot) = keys.peek(name).and_then(|e| e.object_mut()) {
             *slot = obj;
         }
+        keys.unchanged(name);
     }
     Ok(result)
 }
@@ -199,7 +200,13 @@ pub(super) fn reply_scan_head(out: &mut Reply, cursor: u64, items: usize) {
 fn sadd(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let key = argv.get(1);
     let added = match existing(&mut ctx.keys, key)? {
-        Some(s) => argv.tail(2).iter().filter(|m| s.insert(m)).count(),
+        Some(s) => {
+            let added = argv.tail(2).iter().filter(|m| s.insert(m)).count();
+            if added == 0 {
+                ctx.keys.unchanged(key);
+            }
+            added
+        }
         None => {
             let mut s = Set::default();
             let added = argv.tail(2).iter().filter(|m| s.insert(m)).count();
@@ -219,6 +226,9 @@ fn srem(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     };
     let removed = argv.tail(2).iter().filter(|m| s.remove(m)).count();
     drop_if_empty(&mut ctx.keys, key);
+    if removed == 0 {
+        ctx.keys.unchanged(key);
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -296,6 +306,9 @@ fn spop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         s.remove(m);
         ctx.out.bulk(m);
     }
+    if picked.is_empty() {
+        ctx.keys.unchanged(key);
+    }
     Ok(())
 }
 
@@ -348,18 +361,18 @@ fn smove(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     }
     existing(&mut ctx.keys, dst)?;
     let s = existing(&mut ctx.keys, src)?.expect("checked above");
-    if src == dst {
-        ctx.out.int(s.contains(member) as i64);
-        return Ok(());
-    }
-    if !s.remove(member) {
-        ctx.out.int(0);
+    if src == dst || !s.remove(member) {
+        ctx.out.int((src == dst && s.contains(member)) as i64);
+        ctx.keys.unchanged(src);
+        ctx.keys.unchanged(dst);
         return Ok(());
     }
     drop_if_empty(&mut ctx.keys, src);
     match existing(&mut ctx.keys, dst)? {
         Some(d) => {
-            d.insert(member);
+            if !d.insert(member) {
+                ctx.keys.unchanged(dst);
+            }
         }
         None => {
             let mut d = Set::default();

@@ -140,6 +140,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], o: &SetOpts, int_reply: 
     if o.nx || o.xx || o.keepttl {
         let current_ttl = ctx.keys.peek(key).map(|e| e.expire_at());
         if (o.nx && current_ttl.is_some()) || (o.xx && current_ttl.is_none()) {
+            ctx.keys.unchanged(key);
             match (o.get, int_reply) {
                 (true, _) => {}
                 (false, true) => ctx.out.int(0),
@@ -455,6 +456,7 @@ fn setrange(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         Some(entry) => {
             let current = entry.string().ok_or(WRONGTYPE)?.len();
             if patch.is_empty() {
+                ctx.keys.unchanged(key);
                 current
             } else {
                 check_length(ctx.server, offset, patch.len())?;

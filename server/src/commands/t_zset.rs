@@ -176,8 +176,12 @@ fn add(ctx: &mut Ctx, key: &[u8], flags: AddFlags, ch: bool, pairs: &[(f64, &[u8
     };
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
+    let mut nan = false;
     for &(score, member) in pairs {
-        let (what, new) = z.add(member, score, flags).map_err(|_| NAN_SCORE)?;
+        let Ok((what, new)) = z.add(member, score, flags) else {
+            nan = true;
+            break;
+        };
         match what {
             Added::New => added += 1,
             Added::Updated => updated += 1,
@@ -186,6 +190,12 @@ fn add(ctx: &mut Ctx, key: &[u8], flags: AddFlags, ch: bool, pairs: &[(f64, &[u8
         }
         processed += 1;
         last = new;
+    }
+    if added + updated == 0 {
+        ctx.keys.unchanged(key);
+    }
+    if nan {
+        return Err(NAN_SCORE);
     }
     if flags.incr {
         if processed > 0 {
@@ -266,6 +276,9 @@ fn zrem(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     };
     let removed = argv.tail(2).iter().filter(|m| z.remove(m)).count();
     drop_if_empty(&mut ctx.keys, key);
+    if removed == 0 {
+        ctx.keys.unchanged(key);
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -533,6 +546,9 @@ fn remove_range(ctx: &mut Ctx, key: &[u8], bounds: Bounds) -> CmdResult {
         None => 0,
     };
     drop_if_empty(&mut ctx.keys, key);
+    if removed == 0 {
+        ctx.keys.unchanged(key);
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -587,6 +603,9 @@ fn pop(
         z.remove_ranks(lowest, lowest + n - 1);
     }
     drop_if_empty(keys, key);
+    if n == 0 {
+        keys.unchanged(key);
+    }
     Ok(())
 }
 

@@ -132,6 +132,7 @@ impl Db {
             hits: 0,
             misses: 0,
             read_only: false,
+            handed: Vec::new(),
         }
     }
 
@@ -371,6 +372,10 @@ pub struct Locked<'a> {
     pub misses: u64,
     /// Set for READONLY commands: what they are handed, they do not change.
     pub read_only: bool,
+    /// Watched keys a write was handed: their watchers are told when the
+    /// command ends, unless it reported them `unchanged` (Redis signals
+    /// only real changes).
+    handed: Vec<Box<[u8]>>,
 }
 
 impl<'a> Locked<'a> {
@@ -392,12 +397,24 @@ impl<'a> Locked<'a> {
     }
 
     /// A command that may write is handed `key`: if it is there, whoever
-    /// WATCHes it must assume it changed.
+    /// WATCHes it must assume it changed, unless the command reports
+    /// otherwise (`unchanged`) before it ends.
     #[inline]
     fn handed_for_write(&mut self, key: &[u8]) {
-        if !self.read_only && !self.slot(key).watchers.is_empty() && self.live(key).is_some() {
-            self.slot(key).watchers.touch(key);
+        if !self.read_only
+            && !self.slot(key).watchers.is_empty()
+            && self.live(key).is_some()
+            && !self.handed.iter().any(|k| **k == *key)
+        {
+            self.handed.push(key.into());
         }
+    }
+
+    /// The command left `key` as it found it (a write with nothing to do,
+    /// or a key it only read): its watchers need not hear of it. Changes
+    /// made through `insert`, `remove` and `set_expire` are told at once.
+    pub fn unchanged(&mut self, key: &[u8]) {
+        self.handed.retain(|k| **k != *key);
     }
 
     /// Registers `flag` to be set when `key` changes (WATCH). An expired key
@@ -413,8 +430,7 @@ impl<'a> Locked<'a> {
 
     /// A read: counts a hit or a miss and records the access.
     #[inline]
-    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.handed_for_write(key);
+    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
         let db = self.db;
         match live(db, &mut self.guards, self.now, key) {
             Some(entry) => {
@@ -492,6 +508,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Sets or clears the expiry of a live key; false if there is no key.
+    /// Clearing a TTL the key does not have changes nothing (GETEX PERSIST).
     pub fn set_expire(&mut self, key: &[u8], expire_at: Option<u64>) -> bool {
         let Some(entry) = self.live(key) else {
             return false;
@@ -500,7 +517,9 @@ impl<'a> Locked<'a> {
         entry.set_expire(expire_at);
         let slot = self.slot(key);
         slot.volatile = slot.volatile + expire_at.is_some() as usize - was as usize;
-        slot.watchers.touch(key);
+        if was || expire_at.is_some() {
+            slot.watchers.touch(key);
+        }
         true
     }
 }
@@ -550,6 +569,9 @@ impl Drop for BatchEnd {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
+        for key in std::mem::take(&mut self.handed) {
+            slot_of(&mut self.guards, &key).watchers.touch(&key);
+        }
         // Only a command's own lock of one slot, and only for the batch's
         // next command on that slot.
         let [(slot, SlotGuard::Own(_))] = self.guards.as_slice() else {
