@@ -76,6 +76,8 @@ local function handler(e)
   end
   return e
 end
+-- A global in Redis 7 too: scripts see it in _G and may call it.
+__redis__err__handler = handler
 
 debug, print, dofile, loadfile = nil, nil, nil, nil
 getfenv, setfenv, newproxy = nil, nil, nil
