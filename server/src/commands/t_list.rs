@@ -7,8 +7,7 @@ use slotcache_protocol::{Argv, Reply};
 use super::{int_arg, is, parse_i64, CmdError, CmdResult, Ctx, NO_SUCH_KEY, SYNTAX, WRONGTYPE};
 use crate::blocking;
 use crate::db::object::{End, List};
-use crate::db::thin::ThinBytes;
-use crate::db::{drop_in_background, Locked, Object};
+use crate::db::{Locked, Object};
 
 pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("lpush", lpush),
@@ -56,11 +55,11 @@ fn existing<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a mut List>
 }
 
 /// Pushes onto the list at `key`, creating it if absent; returns the length.
-fn push_to<V: Into<ThinBytes>>(
+fn push_to<'v>(
     keys: &mut Locked,
     key: &[u8],
     end: End,
-    values: impl IntoIterator<Item = V>,
+    values: impl IntoIterator<Item = &'v [u8]>,
 ) -> Result<usize, CmdError> {
     if let Some(list) = existing(keys, key)? {
         values.into_iter().for_each(|v| list.push(end, v));
@@ -162,16 +161,17 @@ fn pop(ctx: &mut Ctx, argv: &Argv, end: End) -> CmdResult {
         }
         return Ok(());
     };
+    let out = &mut ctx.out;
     let popped = match count {
         None => {
-            ctx.out.bulk(&list.pop(end).expect("lists are never empty"));
+            list.pop_with(end, |v| out.bulk(v));
             1
         }
         Some(n) => {
             let n = n.min(list.len());
-            ctx.out.array(n);
+            out.array(n);
             for _ in 0..n {
-                ctx.out.bulk(&list.pop(end).expect("counted"));
+                list.pop_with(end, |v| out.bulk(v));
             }
             n
         }
@@ -362,10 +362,7 @@ fn ltrim(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let (start, stop) = (int_arg(argv.get(2))?, int_arg(argv.get(3))?);
     let key = argv.get(1);
     if let Some(list) = existing(&mut ctx.keys, key)? {
-        let removed = list.trim(range(list.len(), start, stop));
-        if removed.len() > super::LAZYFREE_THRESHOLD {
-            drop_in_background(removed);
-        }
+        list.trim(range(list.len(), start, stop));
         if list.is_empty() {
             ctx.keys.remove(key);
         }
@@ -392,16 +389,20 @@ fn move_element(
         existing(keys, dst)?;
     }
     let list = existing(keys, src)?.expect("checked above");
-    let value = list.pop(from).expect("lists are never empty");
-    out.bulk(&value);
+    let value = list
+        .pop_with(from, |v| {
+            out.bulk(v);
+            v.to_vec()
+        })
+        .expect("lists are never empty");
     if src == dst {
-        list.push(to, value);
+        list.push(to, &value);
         return Ok(true);
     }
     if list.is_empty() {
         keys.remove(src);
     }
-    push_to(keys, dst, to, [value])?;
+    push_to(keys, dst, to, [&value[..]])?;
     Ok(true)
 }
 
@@ -435,10 +436,9 @@ fn pop_with_key(
     let Some(list) = existing(keys, key)? else {
         return Ok(false);
     };
-    let value = list.pop(end).expect("lists are never empty");
     out.array(2);
     out.bulk(key);
-    out.bulk(&value);
+    list.pop_with(end, |v| out.bulk(v));
     if list.is_empty() {
         keys.remove(key);
     }

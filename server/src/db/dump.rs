@@ -203,7 +203,7 @@ pub fn load(payload: &[u8]) -> Result<Object> {
         TYPE_LIST => {
             let mut list = List::default();
             for _ in 0..r.count()? {
-                list.push(End::Tail, r.string()?);
+                list.push(End::Tail, &r.string()?);
             }
             Object::List(list)
         }
@@ -251,7 +251,7 @@ pub fn load(payload: &[u8]) -> Result<Object> {
                 };
                 let node = r.string()?;
                 match container {
-                    QUICKLIST_NODE_PLAIN => list.push(End::Tail, node),
+                    QUICKLIST_NODE_PLAIN => list.push(End::Tail, &node),
                     QUICKLIST_NODE_PACKED => {
                         extend(&mut list, packed(kind == TYPE_LIST_QUICKLIST, &node)?)?
                     }
@@ -290,7 +290,7 @@ pub fn load(payload: &[u8]) -> Result<Object> {
 /// Appends a ziplist's or listpack's elements to `list`.
 fn extend(list: &mut List, packed: Packed) -> Result<()> {
     packed.each(|e| {
-        list.push(End::Tail, e);
+        list.push(End::Tail, &e);
         Ok(())
     })
 }
