@@ -1,10 +1,10 @@
-//! `ThinBytes`: an immutable byte string in one heap block,
-//! `[length: LEB128][bytes]`, behind an 8-byte pointer. A `Box<[u8]>`
-//! keeps its length beside the pointer, 16 bytes in all; the fields of
-//! hashes and sets, the members of sorted sets and the items of lists are
-//! held by the million in tables that multiply every byte of an element by
+//! `ThinBytes`: a byte string in one heap block, `[length: LEB128][bytes]`,
+//! behind an 8-byte pointer. A `Box<[u8]>` keeps its length beside the
+//! pointer, 16 bytes in all; the members of sets and sorted sets are held
+//! by the million in tables that multiply every byte of an element by
 //! their spare capacity, so the length goes into the block instead, where
 //! it usually costs one byte of an allocation rounded up anyway.
+//! `ThinPair` puts a hash's field and value in one such block.
 //!
 //! Also the helpers `Entry` fills its blocks with (LEB128 lengths, bytes).
 
@@ -70,8 +70,8 @@ pub unsafe fn get_varint(at: *const u8) -> (usize, usize) {
 pub struct ThinBytes(NonNull<u8>);
 
 /// The empty string's block, shared: `ThinBytes::default()` (what a moved-out
-/// element leaves behind) allocates nothing. Never written (`set` writes no
-/// bytes into it) nor freed.
+/// element leaves behind) allocates nothing. Never written (`bytes_mut`
+/// lends none of it) nor freed.
 static EMPTY: u8 = 0;
 
 fn empty() -> NonNull<u8> {
@@ -88,32 +88,37 @@ fn layout(len: usize) -> Layout {
 
 impl ThinBytes {
     pub fn new(bytes: &[u8]) -> ThinBytes {
-        if bytes.is_empty() {
+        ThinBytes::concat(&[bytes])
+    }
+
+    /// The bytes of `parts` one after another, in one block.
+    pub fn concat(parts: &[&[u8]]) -> ThinBytes {
+        let len = parts.iter().map(|p| p.len()).sum();
+        if len == 0 {
             return ThinBytes::default();
         }
-        let layout = layout(bytes.len());
-        // SAFETY: the layout has room for the length and the bytes (≥ 1
+        let layout = layout(len);
+        // SAFETY: the layout has room for the length and the parts (≥ 1
         // byte), written in order below.
         unsafe {
             let Some(block) = NonNull::new(alloc(layout)) else {
                 handle_alloc_error(layout)
             };
-            put_bytes(put_varint(block.as_ptr(), bytes.len()), bytes);
+            let mut at = put_varint(block.as_ptr(), len);
+            for part in parts {
+                at = put_bytes(at, part);
+            }
             ThinBytes(block)
         }
     }
 
-    /// Replaces the bytes, in the same block when the length is the same.
-    pub fn set(&mut self, bytes: &[u8]) {
-        if self.len() != bytes.len() {
-            *self = ThinBytes::new(bytes);
-            return;
-        }
-        // SAFETY: `&mut self` is the only reference to the block, and the
-        // bytes after the length are exactly `bytes.len()` long.
+    /// The bytes, to change in place.
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `&mut self` is the only reference to the block; the
+        // shared empty block has no bytes to write.
         unsafe {
-            let (_, at) = get_varint(self.0.as_ptr());
-            put_bytes(self.0.as_ptr().add(at), bytes);
+            let (len, at) = get_varint(self.0.as_ptr());
+            std::slice::from_raw_parts_mut(self.0.as_ptr().add(at), len)
         }
     }
 
@@ -131,6 +136,53 @@ impl ThinBytes {
     }
 }
 
+/// Two byte strings in one block, a hash's field and its value: a
+/// `ThinBytes` of `[first's length: LEB128][first][second]`. One 8-byte
+/// pointer and one allocation per field, where two `ThinBytes` took two
+/// of each.
+pub struct ThinPair(ThinBytes);
+
+impl ThinPair {
+    pub fn new(first: &[u8], second: &[u8]) -> ThinPair {
+        let mut len = [0u8; 10];
+        // SAFETY: 10 bytes hold any 64-bit LEB128 number.
+        unsafe { put_varint(len.as_mut_ptr(), first.len()) };
+        let len = &len[..varint_len(first.len())];
+        ThinPair(ThinBytes::concat(&[len, first, second]))
+    }
+
+    /// Where `second` starts in the block's bytes, and `first`'s range.
+    fn split(&self) -> (usize, std::ops::Range<usize>) {
+        // SAFETY: the bytes start with the complete length `new` wrote.
+        let (len, n) = unsafe { get_varint(self.0.as_ptr()) };
+        (n + len, n..n + len)
+    }
+
+    pub fn first(&self) -> &[u8] {
+        &self.0[self.split().1]
+    }
+
+    pub fn second(&self) -> &[u8] {
+        &self.0[self.split().0..]
+    }
+
+    /// Replaces the second string, in the same block when its length is
+    /// the same.
+    pub fn set_second(&mut self, second: &[u8]) {
+        let (at, _) = self.split();
+        if self.0.len() - at == second.len() {
+            self.0.bytes_mut()[at..].copy_from_slice(second);
+        } else {
+            *self = ThinPair::new(self.first(), second);
+        }
+    }
+
+    /// Bytes the block takes on the heap (before the allocator rounds it).
+    pub fn heap_size(&self) -> usize {
+        self.0.heap_size()
+    }
+}
+
 /// The bytes in `block`, which starts with their length.
 ///
 /// # Safety
@@ -144,7 +196,7 @@ unsafe fn view<'a>(block: NonNull<u8>) -> &'a [u8] {
 /// The bytes of a `ThinBytes` owned elsewhere, by the same 8-byte pointer,
 /// so a structure indexing elements it stores (a sorted set's member →
 /// score table, whose members the skip list owns) does not hold each twice.
-/// Valid while its owner lives and is not `set`: whoever holds aliases
+/// Valid while its owner lives: whoever holds aliases
 /// drops each before its owner.
 pub struct ThinAlias(NonNull<u8>);
 
@@ -247,12 +299,26 @@ mod tests {
             let heap = if len == 0 { 0 } else { varint_len(len) + len };
             assert_eq!(thin.heap_size(), heap);
             assert_eq!(&*thin.clone(), &bytes[..]);
-            let mut thin = thin;
-            let other: Vec<u8> = bytes.iter().map(|b| b ^ 0xff).collect();
-            thin.set(&other);
-            assert_eq!(&*thin, &other[..]);
-            thin.set(b"x");
-            assert_eq!(&*thin, b"x");
+        }
+    }
+
+    #[test]
+    fn a_pair_holds_both_strings_in_one_block() {
+        for (first, second) in [(0, 0), (5, 0), (0, 5), (3, 9), (200, 70_000)] {
+            let a: Vec<u8> = (0..first).map(|i| i as u8).collect();
+            let b: Vec<u8> = (0..second).map(|i| (i * 7) as u8).collect();
+            let mut pair = ThinPair::new(&a, &b);
+            assert_eq!((pair.first(), pair.second()), (&a[..], &b[..]));
+            let total = varint_len(first) + first + second;
+            assert_eq!(pair.heap_size(), varint_len(total) + total);
+            let same_length: Vec<u8> = b.iter().map(|x| x ^ 1).collect();
+            pair.set_second(&same_length);
+            assert_eq!((pair.first(), pair.second()), (&a[..], &same_length[..]));
+            pair.set_second(b"longer than before");
+            assert_eq!(
+                (pair.first(), pair.second()),
+                (&a[..], &b"longer than before"[..])
+            );
         }
     }
 
@@ -261,12 +327,11 @@ mod tests {
         let mut empty = ThinBytes::default();
         assert_eq!(&*empty, b"");
         assert_eq!(empty, ThinBytes::from(b""));
-        empty.set(b"");
-        assert_eq!(&*empty, b"");
-        empty.set(b"now longer");
-        assert_eq!(&*empty, b"now longer");
-        let taken = std::mem::take(&mut empty);
-        assert_eq!((&*taken, &*empty), (&b"now longer"[..], &b""[..]));
+        assert_eq!(empty.heap_size(), 0);
+        assert!(empty.bytes_mut().is_empty());
+        let mut full = ThinBytes::from(b"now longer");
+        let taken = std::mem::take(&mut full);
+        assert_eq!((&*taken, &*full), (&b"now longer"[..], &b""[..]));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use smallvec::SmallVec;
 
-use crate::db::thin::{ThinAlias, ThinBytes};
+use crate::db::thin::{ThinAlias, ThinBytes, ThinPair};
 
 /// How a dict holds its fields: owning them (`ThinBytes`), or naming
 /// bytes another structure owns (`ThinAlias`: a sorted set's members).
@@ -53,10 +53,55 @@ impl Field for ThinAlias {
     }
 }
 
-type Shard<V, F> = HashTable<(F, V)>;
+type Shard<E> = HashTable<E>;
 
-/// What a dict can hold, and how readers see it: a hash's value as a byte
-/// slice, a score by value.
+/// What a dict holds for each field: the field, and a value readers see
+/// as `Ref` (a hash's value as a byte slice, a score by value).
+pub trait Element {
+    type Ref<'a>: Copy
+    where
+        Self: 'a;
+    fn field(&self) -> &[u8];
+    fn value(&self) -> Self::Ref<'_>;
+    /// Heap bytes it owns, for MEMORY USAGE.
+    fn heap_size(&self) -> usize;
+}
+
+/// A hash's field and value, in one block.
+impl Element for ThinPair {
+    type Ref<'a> = &'a [u8];
+    #[inline]
+    fn field(&self) -> &[u8] {
+        self.first()
+    }
+    fn value(&self) -> &[u8] {
+        self.second()
+    }
+    fn heap_size(&self) -> usize {
+        ThinPair::heap_size(self)
+    }
+}
+
+/// A field and a value held apart: a set's members, a sorted set's
+/// member names and scores.
+impl<F: Field, V: DictValue> Element for (F, V) {
+    type Ref<'a>
+        = V::Ref<'a>
+    where
+        Self: 'a;
+    #[inline]
+    fn field(&self) -> &[u8] {
+        &self.0
+    }
+    fn value(&self) -> V::Ref<'_> {
+        self.1.view()
+    }
+    fn heap_size(&self) -> usize {
+        self.0.heap_size() + self.1.heap_size()
+    }
+}
+
+/// A value held apart from its field (`(F, V)` elements).
 pub trait DictValue {
     type Ref<'a>: Copy
     where
@@ -64,16 +109,6 @@ pub trait DictValue {
     fn view(&self) -> Self::Ref<'_>;
     /// Heap bytes the value owns, for MEMORY USAGE.
     fn heap_size(&self) -> usize;
-}
-
-impl DictValue for ThinBytes {
-    type Ref<'a> = &'a [u8];
-    fn view(&self) -> &[u8] {
-        self
-    }
-    fn heap_size(&self) -> usize {
-        ThinBytes::heap_size(self)
-    }
 }
 
 impl DictValue for () {
@@ -102,16 +137,16 @@ const SHRINK_AT: usize = 32;
 /// Shard bits come from hash bits 32..56, below hashbrown's top-7-bit tag.
 const MAX_SHARDS: usize = 1 << 24;
 
-pub struct Dict<V = ThinBytes, F = ThinBytes> {
+pub struct Dict<E = ThinPair> {
     /// `base + split` of them; a field lives in `self.shard_of(hash)`.
-    shards: SmallVec<[Shard<V, F>; 1]>,
+    shards: SmallVec<[Shard<E>; 1]>,
     /// A power of two: the shards before any split.
     base: usize,
     len: usize,
     hasher: DefaultHashBuilder,
 }
 
-impl<V, F> Default for Dict<V, F> {
+impl<E> Default for Dict<E> {
     fn default() -> Self {
         let mut shards = SmallVec::new();
         shards.push(Shard::new());
@@ -138,11 +173,11 @@ fn shard_of(hash: u64, base: usize, shards: usize) -> usize {
 
 /// A stored field's hash again, which hashbrown asks for when it moves
 /// fields (growing, shrinking) and which moving them between shards needs.
-fn rehash<V, F: Field>(hasher: &DefaultHashBuilder) -> impl Fn(&(F, V)) -> u64 + Copy + '_ {
-    move |(f, _)| hasher.hash_one(&**f)
+fn rehash<E: Element>(hasher: &DefaultHashBuilder) -> impl Fn(&E) -> u64 + Copy + '_ {
+    move |e| hasher.hash_one(e.field())
 }
 
-impl<V: DictValue, F: Field> Dict<V, F> {
+impl<E: Element> Dict<E> {
     #[inline]
     fn hash(&self, field: &[u8]) -> u64 {
         self.hasher.hash_one(field)
@@ -161,32 +196,32 @@ impl<V: DictValue, F: Field> Dict<V, F> {
         self.len == 0
     }
 
-    pub fn get(&self, field: &[u8]) -> Option<V::Ref<'_>> {
+    pub fn get(&self, field: &[u8]) -> Option<E::Ref<'_>> {
         let hash = self.hash(field);
         self.shards[self.shard_at(hash)]
-            .find(hash, |(f, _)| **f == *field)
-            .map(|(_, v)| v.view())
+            .find(hash, |e| e.field() == field)
+            .map(|e| e.value())
     }
 
     pub fn contains(&self, field: &[u8]) -> bool {
         self.get(field).is_some()
     }
 
-    /// Inserts `field` as the field and value `make` builds from `arg`
-    /// when it is absent, or hands the existing value and `arg` to
-    /// `update`; true when the field is new.
+    /// Inserts the element `make` builds from `arg` for `field` when it is
+    /// absent, or hands the existing one and `arg` to `update`; true when
+    /// the field is new.
     pub fn upsert_with<T>(
         &mut self,
         field: &[u8],
         arg: T,
-        make: impl FnOnce(T) -> (F, V),
-        update: impl FnOnce(&mut V, T),
+        make: impl FnOnce(T) -> E,
+        update: impl FnOnce(&mut E, T),
     ) -> bool {
         let hash = self.hash(field);
         let at = self.shard_at(hash);
-        match self.shards[at].entry(hash, |(f, _)| **f == *field, rehash(&self.hasher)) {
+        match self.shards[at].entry(hash, |e| e.field() == field, rehash(&self.hasher)) {
             Entry::Occupied(mut o) => {
-                update(&mut o.get_mut().1, arg);
+                update(o.get_mut(), arg);
                 false
             }
             Entry::Vacant(v) => {
@@ -205,16 +240,16 @@ impl<V: DictValue, F: Field> Dict<V, F> {
         self.take(field).is_some()
     }
 
-    /// Removes `field` and returns its value.
-    pub fn take(&mut self, field: &[u8]) -> Option<V> {
+    /// Removes `field` and returns its element.
+    pub fn take(&mut self, field: &[u8]) -> Option<E> {
         let hash = self.hash(field);
         let n = self.shards.len();
         let at = self.shard_at(hash);
         let shard = &mut self.shards[at];
-        let Ok(found) = shard.find_entry(hash, |(f, _)| **f == *field) else {
+        let Ok(found) = shard.find_entry(hash, |e| e.field() == field) else {
             return None;
         };
-        let ((_, value), _) = found.remove();
+        let (element, _) = found.remove();
         self.len -= 1;
         if n > 1 && self.len < SHRINK_AT * n {
             self.merge_one();
@@ -223,7 +258,7 @@ impl<V: DictValue, F: Field> Dict<V, F> {
             // fields inside one shard cannot confuse a cursor.
             shard.shrink_to(shard.len() * 2, rehash(&self.hasher));
         }
-        Some(value)
+        Some(element)
     }
 
     /// Splits the next shard not yet split: its fields of the upper
@@ -259,11 +294,11 @@ impl<V: DictValue, F: Field> Dict<V, F> {
         }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], V::Ref<'_>)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], E::Ref<'_>)> + '_ {
         self.shards
             .iter()
             .flat_map(|s| s.iter())
-            .map(|(f, v)| (&**f, v.view()))
+            .map(|e| (e.field(), e.value()))
     }
 
     /// One HSCAN/SSCAN/ZSCAN step: emits whole shards from `cursor` on
@@ -275,7 +310,7 @@ impl<V: DictValue, F: Field> Dict<V, F> {
         &'a self,
         cursor: u64,
         count: usize,
-        mut emit: impl FnMut(&'a [u8], V::Ref<'a>),
+        mut emit: impl FnMut(&'a [u8], E::Ref<'a>),
     ) -> u64 {
         let mask = (self.base - 1) as u64;
         let split = self.shards.len() - self.base;
@@ -286,8 +321,8 @@ impl<V: DictValue, F: Field> Dict<V, F> {
             // A split shard's other half holds the rest of its bucket.
             let other = (at < split).then(|| at + self.base);
             for shard in std::iter::once(at).chain(other).map(|i| &self.shards[i]) {
-                for (f, value) in shard.iter() {
-                    emit(f, value.view());
+                for e in shard.iter() {
+                    emit(e.field(), e.value());
                 }
                 emitted += shard.len();
             }
@@ -305,15 +340,15 @@ impl<V: DictValue, F: Field> Dict<V, F> {
     /// random field of it. Shards hold similar numbers of fields, so this is
     /// close to uniform (as Redis's dictGetFairRandomKey) and costs
     /// O(shard size) where `positions` costs O(shards).
-    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&[u8], V::Ref<'_>)> {
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&[u8], E::Ref<'_>)> {
         if self.len == 0 {
             return None;
         }
         loop {
             let shard = &self.shards[rng.gen_range(0..self.shards.len())];
             if !shard.is_empty() {
-                let (f, v) = shard.iter().nth(rng.gen_range(0..shard.len()))?;
-                return Some((f, v.view()));
+                let e = shard.iter().nth(rng.gen_range(0..shard.len()))?;
+                return Some((e.field(), e.value()));
             }
         }
     }
@@ -321,7 +356,7 @@ impl<V: DictValue, F: Field> Dict<V, F> {
     /// Random access by position (0..len, in iteration order), for
     /// HRANDFIELD and SRANDMEMBER: O(shards) to build, O(log shards + shard
     /// size) per get.
-    pub fn positions(&self) -> Positions<'_, V, F> {
+    pub fn positions(&self) -> Positions<'_, E> {
         let mut starts = Vec::with_capacity(self.shards.len());
         let mut at = 0;
         for s in &self.shards {
@@ -334,7 +369,7 @@ impl<V: DictValue, F: Field> Dict<V, F> {
     /// Heap bytes held, for MEMORY USAGE.
     pub fn memory_usage(&self) -> usize {
         let spilled = if self.shards.spilled() {
-            self.shards.capacity() * std::mem::size_of::<Shard<V, F>>()
+            self.shards.capacity() * std::mem::size_of::<Shard<E>>()
         } else {
             0
         };
@@ -348,61 +383,51 @@ impl<V: DictValue, F: Field> Dict<V, F> {
                 .shards
                 .iter()
                 .flat_map(|s| s.iter())
-                .map(|(f, v)| f.heap_size() + v.heap_size())
+                .map(Element::heap_size)
                 .sum::<usize>()
     }
 }
 
-/// Dicts that own their fields.
-impl<V: DictValue> Dict<V, ThinBytes> {
-    /// `upsert_with`, the field a copy of `field` and `make` building the value.
-    pub fn upsert<T>(
-        &mut self,
-        field: &[u8],
-        arg: T,
-        make: impl FnOnce(T) -> V,
-        update: impl FnOnce(&mut V, T),
-    ) -> bool {
-        self.upsert_with(field, arg, |arg| (field.into(), make(arg)), update)
-    }
-
+/// Dicts that own their fields apart from the values.
+impl<V: DictValue> Dict<(ThinBytes, V)> {
     /// Sets `field` to `value`; true when the field is new.
     pub fn insert(&mut self, field: &[u8], value: V) -> bool {
-        self.upsert(field, value, |v| v, |slot, v| *slot = v)
+        self.upsert_with(field, value, |v| (field.into(), v), |e, v| e.1 = v)
     }
 }
 
-/// The hash type's byte-string values.
-impl Dict<ThinBytes> {
-    /// Sets `field` to `value`, reusing the old value's block when it fits;
-    /// true when the field is new.
+/// The hash type: byte-string fields and values, each pair in one block.
+impl Dict<ThinPair> {
+    /// Sets `field` to `value`, reusing the pair's block when the value's
+    /// length is the same; true when the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        self.upsert(field, value, |v| v.into(), |slot, value| slot.set(value))
+        let make = |v| ThinPair::new(field, v);
+        self.upsert_with(field, value, make, |pair, value| pair.set_second(value))
     }
 
     /// Sets `field` only if it is absent; true when it was set.
     pub fn set_if_absent(&mut self, field: &[u8], value: &[u8]) -> bool {
-        self.upsert(field, value, |v| v.into(), |_, _| {})
+        self.upsert_with(field, value, |v| ThinPair::new(field, v), |_, _| {})
     }
 }
 
-pub struct Positions<'a, V, F> {
-    dict: &'a Dict<V, F>,
+pub struct Positions<'a, E> {
+    dict: &'a Dict<E>,
     /// Position of each shard's first field.
     starts: Vec<usize>,
 }
 
-impl<'a, V: DictValue, F: Field> Positions<'a, V, F> {
+impl<'a, E: Element> Positions<'a, E> {
     /// The field and value at `pos`, which must be below the dict's length.
-    pub fn get(&self, pos: usize) -> (&'a [u8], V::Ref<'a>) {
+    pub fn get(&self, pos: usize) -> (&'a [u8], E::Ref<'a>) {
         // The last shard starting at or before `pos` holds it (empty shards
         // share their start with the next one).
         let s = self.starts.partition_point(|&start| start <= pos) - 1;
-        let (f, v) = self.dict.shards[s]
+        let e = self.dict.shards[s]
             .iter()
             .nth(pos - self.starts[s])
             .expect("position below the dict's length");
-        (f, v.view())
+        (e.field(), e.value())
     }
 }
 

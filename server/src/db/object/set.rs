@@ -7,13 +7,14 @@ use rand::Rng;
 
 use super::dict::Dict;
 use crate::commands::parse_i64;
+use crate::db::thin::ThinBytes;
 
 /// Redis's set-max-intset-entries default.
 const MAX_INTSET: usize = 512;
 
 pub enum Set {
     Ints(Vec<i64>),
-    Table(Dict<()>),
+    Table(Dict<(ThinBytes, ())>),
 }
 
 impl Default for Set {

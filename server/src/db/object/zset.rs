@@ -714,7 +714,7 @@ pub struct ZSet {
     /// own, so each member is stored once; every path that frees a node
     /// takes its member out of this dict first (`remove`, `remove_ranks`),
     /// and moving a node (rescore, compaction) keeps its member's block.
-    scores: Dict<f64, ThinAlias>,
+    scores: Dict<(ThinAlias, f64)>,
     list: SkipList,
     /// What Redis would still hold as a listpack: never more than 128
     /// members nor one over 64 bytes (it converts once, for good).
@@ -795,7 +795,7 @@ impl ZSet {
                 stored = Some(owned);
                 (alias, score)
             },
-            |current, _| {
+            |(_, current), _| {
                 outcome = rescore(*current).map(|new| match new {
                     None => (Added::Skipped, *current),
                     Some(new) if new == *current => (Added::Unchanged, new),
@@ -820,7 +820,7 @@ impl ZSet {
 
     /// Removes `member`; true when it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        let Some(score) = self.scores.take(member) else {
+        let Some((_, score)) = self.scores.take(member) else {
             return false;
         };
         self.list.remove(score, member);
