@@ -443,15 +443,16 @@ impl List {
         let mut iter = Iter {
             list: self,
             front: (0, 0),
-            back: (0, 0),
+            front_bytes: &[],
+            back: None,
+            end,
             left: end - start,
         };
         if start < end {
             let (i, j) = self.locate(start);
-            iter.front = (i, self.chunks[i].offset_of(j));
-            let (i, j) = self.locate(end - 1);
             let chunk = &self.chunks[i];
-            iter.back = (i, chunk.forward(chunk.offset_of(j)).1);
+            iter.front = (i, chunk.offset_of(j));
+            iter.front_bytes = &chunk.buf[..chunk.end as usize];
         }
         iter
     }
@@ -569,30 +570,42 @@ impl List {
 /// A list's elements in order, from both ends.
 pub struct Iter<'a> {
     list: &'a List,
-    /// Chunk and byte of the next element from the front…
+    /// Chunk and byte of the next element from the front, and that
+    /// chunk's bytes up to its end.
     front: (usize, usize),
-    /// …and of the end of the next one from the back.
-    back: (usize, usize),
+    front_bytes: &'a [u8],
+    /// Chunk and byte of the end of the next element from the back, found
+    /// when first asked for (LRANGE reads forwards only).
+    back: Option<(usize, usize)>,
+    /// The index after the last element.
+    end: usize,
     left: usize,
 }
 
 impl<'a> Iterator for Iter<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        let chunks = &self.list.chunks;
         let (mut i, mut at) = self.front;
-        while at == chunks[i].end as usize {
+        if at == self.front_bytes.len() {
             i += 1;
-            at = chunks[i].start as usize;
+            let chunk = &self.list.chunks[i];
+            self.front_bytes = &chunk.buf[..chunk.end as usize];
+            at = chunk.start as usize;
         }
-        let (bytes, next) = chunks[i].forward(at);
-        self.front = (i, next);
-        Some(&chunks[i].buf[bytes])
+        let (len, n) = match self.front_bytes[at] {
+            short @ 0..0x80 => (short as usize, 1),
+            // SAFETY: `at` starts an element, whose length is complete.
+            _ => unsafe { get_varint(self.front_bytes.as_ptr().add(at)) },
+        };
+        let from = at + n;
+        self.front = (i, from + len + n);
+        Some(&self.front_bytes[from..from + len])
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -607,13 +620,17 @@ impl DoubleEndedIterator for Iter<'_> {
         }
         self.left -= 1;
         let chunks = &self.list.chunks;
-        let (mut i, mut at) = self.back;
-        while at == chunks[i].start as usize {
+        let (mut i, mut at) = *self.back.get_or_insert_with(|| {
+            let (i, j) = self.list.locate(self.end - 1);
+            let chunk = &chunks[i];
+            (i, chunk.forward(chunk.offset_of(j)).1)
+        });
+        if at == chunks[i].start as usize {
             i -= 1;
             at = chunks[i].end as usize;
         }
         let (bytes, start) = chunks[i].backward(at);
-        self.back = (i, start);
+        self.back = Some((i, start));
         Some(&chunks[i].buf[bytes])
     }
 }
