@@ -387,7 +387,7 @@ fn wait_busy(con: &mut redis::Connection) {
                 let line = format!("{} {}", e.code().unwrap_or("?"), e.detail().unwrap_or(""));
                 assert_eq!(
                     line,
-                    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSCRIPT."
+                    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
                 );
                 true
             }
