@@ -24,15 +24,16 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// In Redis's order (its CONFIG SET error lists them so), ours last.
     const ALL: [(Policy, &'static str); 9] = [
-        (Policy::NoEviction, "noeviction"),
-        (Policy::AllKeysLru, "allkeys-lru"),
-        (Policy::AllKeysLfu, "allkeys-lfu"),
-        (Policy::AllKeysRandom, "allkeys-random"),
         (Policy::VolatileLru, "volatile-lru"),
         (Policy::VolatileLfu, "volatile-lfu"),
         (Policy::VolatileRandom, "volatile-random"),
         (Policy::VolatileTtl, "volatile-ttl"),
+        (Policy::AllKeysLru, "allkeys-lru"),
+        (Policy::AllKeysLfu, "allkeys-lfu"),
+        (Policy::AllKeysRandom, "allkeys-random"),
+        (Policy::NoEviction, "noeviction"),
         (Policy::AllKeysLfuLru, "allkeys-lfu-lru"),
     ];
 
@@ -200,14 +201,45 @@ pub fn parse_memory(v: &str) -> Result<u64, String> {
         "mb" => 1024 * 1024,
         "g" => 1000 * 1000 * 1000,
         "gb" => 1024 * 1024 * 1024,
-        _ => return Err(format!("argument must be a memory value: {v}")),
+        _ => return Err(NOT_MEMORY.into()),
     };
     digits
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(mul))
-        .ok_or_else(|| format!("argument must be a memory value: {v}"))
+        .ok_or_else(|| NOT_MEMORY.into())
 }
+
+const NOT_MEMORY: &str = "argument must be a memory value";
+
+/// A setting's number within `min..=max`, read by `read` (a plain
+/// integer or a memory value), out of range worded as Redis words it.
+fn bounded<T: TryFrom<i128>>(
+    read: fn(&str) -> Result<i128, String>,
+    min: i128,
+    max: i128,
+) -> impl Fn(&str) -> Result<T, String> {
+    move |v| {
+        let n = read(v)?;
+        if n < min || n > max {
+            return Err(format!(
+                "argument must be between {min} and {max} inclusive"
+            ));
+        }
+        T::try_from(n).map_err(|_| format!("{n} does not fit this setting"))
+    }
+}
+
+fn integer(v: &str) -> Result<i128, String> {
+    parse_int(v)
+}
+
+fn memory(v: &str) -> Result<i128, String> {
+    parse_memory(v).map(i128::from)
+}
+
+const INT_MAX: i128 = i32::MAX as i128;
+const LONG_MAX: i128 = i64::MAX as i128;
 
 fn parse_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
@@ -224,7 +256,7 @@ fn show_bool(b: bool) -> String {
 fn parse_int<T: std::str::FromStr>(v: &str) -> Result<T, String> {
     v.trim()
         .parse()
-        .map_err(|_| format!("argument couldn't be parsed into an integer: {v}"))
+        .map_err(|_| "argument couldn't be parsed into an integer".into())
 }
 
 fn parse_policy(v: &str) -> Result<Policy, String> {
@@ -239,6 +271,30 @@ fn parse_policy(v: &str) -> Result<Policy, String> {
                 Policy::ALL.map(|(_, n)| n).join(", ")
             )
         })
+}
+
+/// Redis takes any `hz` as a hint and keeps it to 1..=500.
+fn parse_hz(v: &str) -> Result<u64, String> {
+    bounded(integer, 0, INT_MAX)(v).map(|hz: u64| hz.clamp(1, 500))
+}
+
+/// `save`'s pairs of seconds and changes, checked as Redis checks them;
+/// kept only for CONFIG GET, as slotcache takes no snapshots.
+fn parse_save(v: &str) -> Result<String, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    let numbers = words.iter().all(|w| w.parse::<i64>().is_ok());
+    if !words.len().is_multiple_of(2) || !numbers {
+        return Err("Invalid save parameters".into());
+    }
+    Ok(words.join(" "))
+}
+
+/// `no` only: a cache writes no AOF.
+fn parse_appendonly(v: &str) -> Result<bool, String> {
+    match parse_bool(v)? {
+        false => Ok(false),
+        true => Err("slotcache is a cache and never writes an AOF".into()),
+    }
 }
 
 fn parse_loglevel(v: &str) -> Result<String, String> {
@@ -307,42 +363,42 @@ fn text(v: &str) -> Result<String, String> {
 }
 
 params! {
-    "port" => port, parse_int, show, false, "client port (RESP)";
+    "port" => port, bounded(integer, 0, 65535), show, false, "client port (RESP)";
     "bind" => bind, text, show, false, "listen address";
     "cluster-enabled" => cluster_enabled, parse_bool, show_bool, false, "yes: a cluster node; no: standalone, owning every slot";
-    "cluster-port" => cluster_port, parse_int, show, false, "cluster bus port (0: port+10000)";
+    "cluster-port" => cluster_port, bounded(integer, 0, 65535), show, false, "cluster bus port (0: port+10000)";
     "cluster-config-file" => cluster_config_file, text, show, false, "cluster state file (default nodes-<port>.conf in --dir)";
-    "cluster-node-timeout" => cluster_node_timeout, parse_int, show, true, "failure detection timeout, ms";
+    "cluster-node-timeout" => cluster_node_timeout, bounded(integer, 0, LONG_MAX), show, true, "failure detection timeout, ms";
     "cluster-require-full-coverage" => cluster_require_full_coverage, parse_bool, show_bool, true, "stop serving when some slot is uncovered";
     "cluster-replica-no-failover" => cluster_replica_no_failover, parse_bool, show_bool, true, "yes: this replica never replaces a failed primary by itself";
     "cluster-link-sendbuf-limit" => cluster_link_sendbuf_limit, parse_memory, show, true, "bytes a cluster bus link may have queued before it is freed (0: no limit)";
     "dir" => dir, text, show, false, "working directory for files the node writes";
     "maxmemory" => maxmemory, parse_memory, show, true, "memory limit in bytes (100mb, 1gb …); 0: none";
     "maxmemory-policy" => maxmemory_policy, parse_policy, show, true, "eviction policy";
-    "maxmemory-samples" => maxmemory_samples, parse_int, show, true, "keys sampled per eviction";
-    "lfu-log-factor" => lfu_log_factor, parse_int, show, true, "LFU counter logarithm factor";
-    "lfu-decay-time" => lfu_decay_time, parse_int, show, true, "LFU counter decay period, minutes";
+    "maxmemory-samples" => maxmemory_samples, bounded(integer, 1, INT_MAX), show, true, "keys sampled per eviction";
+    "lfu-log-factor" => lfu_log_factor, bounded(integer, 0, INT_MAX), show, true, "LFU counter logarithm factor";
+    "lfu-decay-time" => lfu_decay_time, bounded(integer, 0, INT_MAX), show, true, "LFU counter decay period, minutes";
     "region" => region, text, show, false, "region of this node's cluster";
     "availability-zone" | "zone" => zone, text, show, true, "availability zone inside the region";
     "requirepass" => requirepass, text, show, true, "password clients must AUTH with";
     "hotkey-threshold" => hotkey_threshold, parse_int, show, true, "reads/s at which a key is fanned out (0: off)";
     "hotkey-fanout" => hotkey_fanout, parse_int, show, true, "copies of a hot key";
-    "metrics-port" => metrics_port, parse_int, show, false, "Prometheus /metrics port (0: off)";
+    "metrics-port" => metrics_port, bounded(integer, 0, 65535), show, false, "Prometheus /metrics port (0: off)";
     "loglevel" => loglevel, parse_loglevel, show, true, "debug, verbose, notice or warning";
     "config-file" => config_file, text, show, false, "the file settings were read from";
-    "maxclients" => maxclients, parse_int, show, true, "most clients connected at once";
-    "proto-max-bulk-len" => proto_max_bulk_len, parse_memory, show, true, "longest bulk string a client may send";
-    "client-query-buffer-limit" => client_query_buffer_limit, parse_memory, show, true, "most unparsed input held per client";
+    "maxclients" => maxclients, bounded(integer, 1, u32::MAX as i128), show, true, "most clients connected at once";
+    "proto-max-bulk-len" => proto_max_bulk_len, bounded(memory, 1 << 20, LONG_MAX), show, true, "longest bulk string a client may send";
+    "client-query-buffer-limit" => client_query_buffer_limit, bounded(memory, 1 << 20, LONG_MAX), show, true, "most unparsed input held per client";
     "client-output-buffer-limit" => client_output_buffer_limit, parse_output_limits, show, true, "per class: hard soft soft-seconds";
-    "timeout" => timeout, parse_int, show, true, "close clients idle this many seconds (0: never)";
-    "hz" => hz, parse_int, show, true, "background task frequency";
-    "slowlog-log-slower-than" => slowlog_log_slower_than, parse_int, show, true, "log commands slower than this, µs";
-    "slowlog-max-len" => slowlog_max_len, parse_int, show, true, "slow log length";
-    "save" => save, text, show, true, "snapshots: slotcache keeps none, so only \"\" is meaningful";
-    "appendonly" => appendonly, parse_bool, show_bool, false, "slotcache is a cache and never writes an AOF";
-    "io-threads" => io_threads, parse_int, show, false, "threads serving clients (default: one per core)";
-    "busy-reply-threshold" | "lua-time-limit" => busy_reply_threshold, parse_int, show, true, "ms a script runs before other clients get -BUSY and SCRIPT KILL works (0: never)";
-    "databases" => databases, parse_int, show, false, "number of databases (only 0 exists)";
+    "timeout" => timeout, bounded(integer, 0, INT_MAX), show, true, "close clients idle this many seconds (0: never)";
+    "hz" => hz, parse_hz, show, true, "background task frequency";
+    "slowlog-log-slower-than" => slowlog_log_slower_than, bounded(integer, -1, LONG_MAX), show, true, "log commands slower than this, µs";
+    "slowlog-max-len" => slowlog_max_len, bounded(integer, 0, LONG_MAX), show, true, "slow log length";
+    "save" => save, parse_save, show, true, "snapshots: slotcache keeps none, so only \"\" is meaningful";
+    "appendonly" => appendonly, parse_appendonly, show_bool, true, "slotcache is a cache and never writes an AOF";
+    "io-threads" => io_threads, bounded(integer, 1, 128), show, false, "threads serving clients (default: one per core)";
+    "busy-reply-threshold" | "lua-time-limit" => busy_reply_threshold, bounded(integer, 0, LONG_MAX), show, true, "ms a script runs before other clients get -BUSY and SCRIPT KILL works (0: never)";
+    "databases" => databases, bounded(integer, 1, INT_MAX), show, false, "number of databases (only 0 exists)";
 }
 
 pub fn find_param(name: &str) -> Option<&'static Param> {
@@ -354,17 +410,8 @@ pub fn find_param(name: &str) -> Option<&'static Param> {
 
 /// Checks a value the way setting it would, without keeping it.
 fn check_consistency(c: &Config) -> Result<(), String> {
-    if c.proto_max_bulk_len < 1024 * 1024 {
-        return Err("proto-max-bulk-len must be at least 1mb".into());
-    }
-    if c.client_query_buffer_limit < 1024 * 1024 {
-        return Err("client-query-buffer-limit must be at least 1mb".into());
-    }
     if c.databases != 1 {
         return Err("slotcache has a single database".into());
-    }
-    if c.hz == 0 || c.hz > 500 {
-        return Err("hz must be between 1 and 500".into());
     }
     Ok(())
 }

@@ -10,6 +10,9 @@ use std::time::Duration;
 use redis::{Connection, Value};
 use slotcache_tests::{cmd, err, q, resp, wait_until, Node, Raw};
 
+mod reference;
+use reference::Reference;
+
 /// Sends one command on a raw socket and returns its whole reply, parsed.
 fn raw_call(raw: &mut Raw, args: &[&str]) -> Value {
     let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
@@ -712,7 +715,7 @@ fn config_get_and_set() {
     );
     assert_eq!(
         err(&mut con, &["CONFIG", "SET", "hz", "30", "maxmemory"]),
-        "ERR wrong number of arguments for 'config|set' command"
+        "ERR syntax error"
     );
     // All or nothing: a bad second pair leaves the first unapplied.
     assert!(err(
@@ -965,4 +968,69 @@ fn shutdown_stops_the_node_and_refuses_what_it_cannot_do() {
     wait_until(Duration::from_secs(10), "the node to exit", || {
         !node.is_running()
     });
+}
+
+/// CONFIG SET's checks and OBJECT's order of checks answer as
+/// redis-server's do: bounds and wording of each number, every name
+/// checked (unknown, duplicate) before any value, save's pairs, the
+/// eviction policies in Redis's order, a missing key before the policy.
+#[test]
+fn config_set_and_object_reply_as_redis_server() {
+    let node = Node::start(&[]);
+    let reference = Reference::start();
+    let (mut ours, mut theirs) = (node.client(), reference.client());
+    let script = [
+        "CONFIG SET maxmemory-policy allkeys-lfu",
+        "SET s 10",
+        "OBJECT IDLETIME nokey",
+        "OBJECT FREQ nokey",
+        "OBJECT ENCODING nokey",
+        "OBJECT IDLETIME s",
+        "CONFIG SET maxmemory abc",
+        "CONFIG SET maxmemory -1",
+        "CONFIG SET maxmemory-samples abc",
+        "CONFIG SET maxmemory-samples 0",
+        "CONFIG SET maxmemory-samples -1",
+        "CONFIG SET lfu-log-factor -1",
+        "CONFIG SET lfu-decay-time abc",
+        "CONFIG SET hz 0",
+        "CONFIG GET hz",
+        "CONFIG SET hz 10",
+        "CONFIG SET timeout -1",
+        "CONFIG SET maxclients 0",
+        "CONFIG SET slowlog-log-slower-than -2",
+        "CONFIG SET slowlog-log-slower-than -1",
+        "CONFIG SET slowlog-max-len -1",
+        "CONFIG SET proto-max-bulk-len 1",
+        "CONFIG SET client-query-buffer-limit 1000",
+        "CONFIG SET busy-reply-threshold abc",
+        "CONFIG SET save foo",
+        "CONFIG SET save 900",
+        "CONFIG SET save 900~1~300~10",
+        "CONFIG SET appendonly maybe",
+        "CONFIG SET appendonly no",
+        "CONFIG SET maxmemory 1mb maxmemory 2mb",
+        "CONFIG SET lua-time-limit 5 busy-reply-threshold 5",
+        "CONFIG SET maxmemory abc nosuch 1",
+        "CONFIG SET timeout 1 timeout",
+        "CONFIG SET maxmemory-samples 7 lfu-log-factor -1",
+        "CONFIG GET maxmemory-samples",
+    ];
+    let mut differ = Vec::new();
+    for line in script {
+        // `~` stands for a space inside an argument.
+        let args: Vec<String> = line.split(' ').map(|w| w.replace('~', " ")).collect();
+        let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
+        if a != b {
+            differ.push(format!("{line}\n  ours:  {a}\n  redis: {b}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    // Redis's policies in its order, then slotcache's own.
+    let args = ["CONFIG", "SET", "maxmemory-policy", "foo"].map(String::from);
+    let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
+    assert_eq!(
+        a,
+        b.replacen("noeviction", "noeviction, allkeys-lfu-lru", 1)
+    );
 }

@@ -6,11 +6,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use slotcache_protocol::command::{
     lookup_sub, CommandRef, CommandSpec, CommandTable, Flags, KeySpec,
 };
-use slotcache_protocol::{lookup, Argv};
+use slotcache_protocol::{lookup, Argv, Reply};
 
 use super::{glob_match, help_reply, int_arg, is, resolve, CmdError, CmdResult, Ctx, SYNTAX};
 use crate::config::{find_param, PARAMS};
-use crate::db::Value;
+use crate::db::{Entry, Value};
+use crate::server::Server;
 use crate::{clock, info};
 
 pub const HANDLERS: &[(&str, super::Handler)] = &[
@@ -370,24 +371,42 @@ fn config_get(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 fn config_set(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let args = argv.tail(2);
     if !args.len().is_multiple_of(2) {
-        return Err(CmdError::Static(
-            "ERR wrong number of arguments for 'config|set' command",
-        ));
+        return Err(SYNTAX);
     }
-    // All or nothing, as Redis 7 applies several pairs.
-    let mut next = ctx.server.config.read().clone();
-    for i in (0..args.len()).step_by(2) {
-        let name = String::from_utf8_lossy(args.get(i)).into_owned();
-        let value = String::from_utf8_lossy(args.get(i + 1)).into_owned();
-        let param = find_param(&name).ok_or_else(|| {
+    // All or nothing, as Redis 7 applies several pairs: every name is
+    // checked before any value.
+    let names: Vec<String> = (0..args.len())
+        .step_by(2)
+        .map(|i| String::from_utf8_lossy(args.get(i)).into_owned())
+        .collect();
+    let failed = |name: &str, why: &str| {
+        CmdError::Owned(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+        ))
+    };
+    let mut params = Vec::with_capacity(names.len());
+    for name in &names {
+        let param = find_param(name).ok_or_else(|| {
             CmdError::Owned(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             ))
         })?;
         if !param.runtime {
-            return Err(CmdError::Owned(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config")));
+            return Err(failed(name, "can't set immutable config"));
         }
-        next.set(&name, &value)
+        // By the name given, as Redis: an alias and its setting may both appear.
+        if params
+            .iter()
+            .any(|seen: &&String| seen.eq_ignore_ascii_case(name))
+        {
+            return Err(failed(name, "duplicate parameter"));
+        }
+        params.push(name);
+    }
+    let mut next = ctx.server.config.read().clone();
+    for (i, name) in names.iter().enumerate() {
+        let value = String::from_utf8_lossy(args.get(2 * i + 1));
+        next.set(name, &value)
             .map_err(|e| CmdError::Owned(format!("ERR {e}")))?;
     }
     *ctx.server.config.write() = next;
@@ -528,51 +547,60 @@ fn memory_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     Ok(())
 }
 
-fn object_encoding(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+/// OBJECT's key subcommands: a missing key answers nil before anything
+/// else is looked at (the policy, for FREQ and IDLETIME), as in Redis.
+fn object_key(
+    ctx: &mut Ctx,
+    argv: &Argv,
+    reply: impl FnOnce(&Server, &Entry, &mut Reply) -> CmdResult,
+) -> CmdResult {
     let Some(entry) = ctx.keys.peek(argv.get(2)) else {
         ctx.out.null();
         return Ok(());
     };
-    let encoding = match (entry.value(), entry.object()) {
-        (Value::Str(s), None) if s.len() <= 20 && super::parse_i64(s).is_some() => "int",
-        (Value::Str(s), None) if s.len() <= 44 => "embstr",
-        (Value::Str(_), _) => "raw",
-        (Value::Obj(o), _) => o.encoding(),
-    };
-    ctx.out.bulk(encoding.as_bytes());
-    Ok(())
+    reply(ctx.server, entry, &mut ctx.out)
+}
+
+fn object_encoding(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    object_key(ctx, argv, |_, entry, out| {
+        let encoding = match (entry.value(), entry.object()) {
+            (Value::Str(s), None) if s.len() <= 20 && super::parse_i64(s).is_some() => "int",
+            (Value::Str(s), None) if s.len() <= 44 => "embstr",
+            (Value::Str(_), _) => "raw",
+            (Value::Obj(o), _) => o.encoding(),
+        };
+        out.bulk(encoding.as_bytes());
+        Ok(())
+    })
 }
 
 fn object_freq(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let access = &ctx.server.db.access;
-    if !access.is_lfu() {
-        return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
-    }
-    match ctx.keys.peek(argv.get(2)) {
-        Some(entry) => ctx.out.int(access.decayed_counter(entry.access()) as i64),
-        None => ctx.out.null(),
-    }
-    Ok(())
+    object_key(ctx, argv, |server, entry, out| {
+        let access = &server.db.access;
+        if !access.is_lfu() {
+            return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
+        out.int(access.decayed_counter(entry.access()) as i64);
+        Ok(())
+    })
 }
 
 fn object_idletime(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let access = &ctx.server.db.access;
-    if access.is_lfu() {
-        return Err(CmdError::Static("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
-    }
-    match ctx.keys.peek(argv.get(2)) {
-        Some(entry) => ctx.out.int(access.idle_secs(entry.access()) as i64),
-        None => ctx.out.null(),
-    }
-    Ok(())
+    object_key(ctx, argv, |server, entry, out| {
+        let access = &server.db.access;
+        if access.is_lfu() {
+            return Err(CmdError::Static("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
+        out.int(access.idle_secs(entry.access()) as i64);
+        Ok(())
+    })
 }
 
 fn object_refcount(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    match ctx.keys.peek(argv.get(2)) {
-        Some(_) => ctx.out.int(1),
-        None => ctx.out.null(),
-    }
-    Ok(())
+    object_key(ctx, argv, |_, _, out| {
+        out.int(1);
+        Ok(())
+    })
 }
 
 fn object_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
