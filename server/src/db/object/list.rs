@@ -21,11 +21,6 @@ pub enum End {
     Tail,
 }
 
-/// Redis's listpack thresholds, as for hashes: OBJECT ENCODING reports
-/// small lists as Redis would store them.
-const LISTPACK_ENTRIES: usize = 128;
-const LISTPACK_VALUE: usize = 64;
-
 /// A chunk's most bytes (Redis's list-max-listpack-size -2). An element
 /// longer than that gets a chunk of its own, of its size.
 const CHUNK_BYTES: usize = 8192;
@@ -553,12 +548,10 @@ impl List {
         }
     }
 
+    /// Redis 7.0 stores every list as a quicklist (listpack lists came
+    /// with 7.2), and OBJECT ENCODING says so.
     pub fn encoding(&self) -> &'static str {
-        if self.len <= LISTPACK_ENTRIES && self.iter().all(|v| v.len() <= LISTPACK_VALUE) {
-            "listpack"
-        } else {
-            "quicklist"
-        }
+        "quicklist"
     }
 
     /// Heap bytes held: the chunks and the ring of them.
