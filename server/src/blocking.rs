@@ -138,6 +138,33 @@ pub fn timeout_arg(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
 }
 
+/// The pops over several keys (BLPOP, BZPOPMIN, LMPOP, BLMPOP …): `pop`
+/// replies from the first of `keys` it finds a value in. With none, a
+/// blocking command (`blocking`: its timeout) waits on them all for what
+/// `take` takes, where blocking is allowed; otherwise it answers as a
+/// timeout would, a null array.
+pub fn pop_first<'k>(
+    ctx: &mut Ctx,
+    argv: &Argv,
+    keys: &[&'k [u8]],
+    blocking: Option<Option<Duration>>,
+    take: Take<'k>,
+    mut pop: impl FnMut(&mut Locked, &mut Reply, &[u8]) -> Result<bool, CmdError>,
+) -> CmdResult {
+    for key in keys {
+        if pop(&mut ctx.keys, &mut ctx.out, key)? {
+            return Ok(());
+        }
+    }
+    match blocking {
+        Some(timeout) if ctx.may_block => {
+            block(ctx, argv, keys.iter().copied(), Some(take), timeout)
+        }
+        _ => ctx.out.null_array(),
+    }
+    Ok(())
+}
+
 /// Called by a blocking command that found nothing to serve it: the client
 /// waits on `keys` for what `take` takes (None: only for the timeout), at
 /// most `timeout`.

@@ -643,6 +643,73 @@ fn waiters_are_served_as_redis_server_serves_them() {
     );
 }
 
+/// LMPOP, BLMPOP, ZMPOP and BZMPOP, raw replies in RESP2 and RESP3: errors
+/// in Redis's order, pops over several keys, and waiters served by a push.
+fn mpop_transcript(port: u16, mut admin: Connection) -> Vec<String> {
+    let (mut w, mut waiter) = (Wire::at(port), Wire::at(port));
+    let mut out = Vec::new();
+    let script: &[&[&str]] = &[
+        &["RPUSH", "l", "a", "b", "c"],
+        &["ZADD", "z", "1", "a", "2.5", "b", "3", "c"],
+        &["SET", "s", "x"],
+        &["LMPOP", "0", "l", "LEFT"],
+        &["LMPOP", "abc", "l", "LEFT"],
+        &["LMPOP", "5", "l", "LEFT"],
+        &["LMPOP", "1", "l", "MIDDLE"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "0"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "x"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "1", "COUNT", "2"],
+        &["LMPOP", "1", "l"],
+        &["LMPOP", "2", "s", "l", "LEFT"],
+        &["LMPOP", "2", "nokey", "l", "right", "count", "2"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "9"],
+        &["EXISTS", "l"],
+        &["LMPOP", "1", "nokey", "LEFT"],
+        &["BLMPOP", "-1", "1", "l", "LEFT"],
+        &["BLMPOP", "0.01", "1", "nokey", "LEFT"],
+        &["ZMPOP", "1", "z", "MAXX"],
+        &["ZMPOP", "2", "nokey", "z", "MIN", "COUNT", "2"],
+        &["ZMPOP", "1", "z", "max"],
+        &["ZMPOP", "1", "z", "MIN"],
+        &["BZMPOP", "0.01", "0", "z", "MIN"],
+        &["BZMPOP", "0.01", "1", "nokey", "MIN"],
+        &["HELLO", "3"],
+        &["ZADD", "z", "1.5", "a", "2", "b"],
+        &["ZMPOP", "1", "z", "MIN", "COUNT", "10"],
+        &["LMPOP", "1", "nokey", "LEFT"],
+        &["BLMPOP", "0.01", "1", "nokey", "LEFT"],
+    ];
+    for cmd in script {
+        let reply = w.call(cmd);
+        // HELLO's map: its fields (version, availability_zone) differ.
+        out.push(if cmd[0] == "HELLO" {
+            reply[..1].into()
+        } else {
+            reply
+        });
+    }
+    waiter.send(&["BLMPOP", "0", "2", "q1", "q2", "RIGHT", "COUNT", "2"]);
+    wait_blocked(&mut admin, 1);
+    out.push(w.call(&["RPUSH", "q2", "m", "n", "o"]));
+    out.push(waiter.reply());
+    out.push(w.call(&["LRANGE", "q2", "0", "-1"]));
+    waiter.send(&["BZMPOP", "0", "1", "zq", "MAX"]);
+    wait_blocked(&mut admin, 1);
+    out.push(w.call(&["ZADD", "zq", "1", "p", "2", "r"]));
+    out.push(waiter.reply());
+    out
+}
+
+#[test]
+fn mpop_commands_reply_as_redis_server() {
+    let node = Node::start(&[]);
+    let reference = reference::Reference::start();
+    assert_eq!(
+        mpop_transcript(node.port, node.client()),
+        mpop_transcript(reference.port, reference.client())
+    );
+}
+
 #[test]
 fn blocking_timeouts_answer_null() {
     let node = Node::start(&[]);

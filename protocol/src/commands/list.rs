@@ -21,6 +21,8 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd("rpoplpush", 3, W | M, keys(1, 2, 1), G, "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
     cmd("blpop", -3, W | NS | BL, keys(1, -2, 1), G, "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     cmd("brpop", -3, W | NS | BL, keys(1, -2, 1), G, "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    cmd("lmpop", -4, W, numkeys_at(1), G, "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    cmd("blmpop", -5, W | BL, numkeys_at(2), G, "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
     cmd("blmove", 6, W | M | NS | BL, keys(1, 2, 1), G, "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
     cmd("brpoplpush", 4, W | M | NS | BL, keys(1, 2, 1), G, "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
 ];

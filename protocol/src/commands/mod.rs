@@ -59,6 +59,14 @@ pub(crate) const KALL: KeySpec = KeySpec::Range {
     step: 1,
 };
 
+/// `argv[count_at]` says how many keys follow it (EVAL, ZUNION, LMPOP …).
+pub(crate) const fn numkeys_at(count_at: usize) -> KeySpec {
+    KeySpec::NumKeys {
+        count_at,
+        dest: None,
+    }
+}
+
 pub(crate) const fn keys(first: i32, last: i32, step: i32) -> KeySpec {
     KeySpec::Range { first, last, step }
 }

@@ -3,10 +3,7 @@ use super::*;
 const G: &str = "scripting";
 const MR: u32 = Flags::MAY_REPLICATE;
 /// EVAL's keys: argv[2] says how many follow it.
-const NUMKEYS: KeySpec = KeySpec::NumKeys {
-    count_at: 2,
-    dest: None,
-};
+const NUMKEYS: KeySpec = numkeys_at(2);
 
 pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(

@@ -2,12 +2,6 @@ use super::*;
 
 const G: &str = "set";
 
-/// SINTERCARD numkeys key [key ...] [LIMIT limit]
-const NUMKEYS_AT_1: KeySpec = KeySpec::NumKeys {
-    count_at: 1,
-    dest: None,
-};
-
 pub(crate) const SPECS: &[CommandSpec] = &[
     cmd("sadd", -3, W | M | F, K1, G, "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist."),
     cmd("srem", -3, W | F, K1, G, "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed."),
@@ -20,7 +14,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd("smove", 4, W | F, keys(1, 2, 1), G, "1.0.0", "Moves a member from one set to another."),
     cmd("sinter", -2, R, KALL, G, "1.0.0", "Returns the intersect of multiple sets."),
     cmd("sinterstore", -3, W | M, KALL, G, "1.0.0", "Stores the intersect of multiple sets in a key."),
-    cmd("sintercard", -3, R, NUMKEYS_AT_1, G, "7.0.0", "Returns the number of members of the intersect of multiple sets."),
+    cmd("sintercard", -3, R, numkeys_at(1), G, "7.0.0", "Returns the number of members of the intersect of multiple sets."),
     cmd("sunion", -2, R, KALL, G, "1.0.0", "Returns the union of multiple sets."),
     cmd("sunionstore", -3, W | M, KALL, G, "1.0.0", "Stores the union of multiple sets in a key."),
     cmd("sdiff", -2, R, KALL, G, "1.0.0", "Returns the difference of multiple sets."),

@@ -27,6 +27,8 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("lmove", lmove),
     ("rpoplpush", rpoplpush),
     ("blpop", blpop),
+    ("lmpop", lmpop),
+    ("blmpop", blmpop),
     ("brpop", brpop),
     ("blmove", blmove),
     ("brpoplpush", brpoplpush),
@@ -446,28 +448,19 @@ fn pop_with_key(
 }
 
 /// BLPOP and BRPOP key [key …] timeout: pops from the first non-empty key
-/// and replies [key, element]; with all empty, blocks (or, where blocking
-/// is not allowed, answers as a timeout would).
+/// and replies [key, element]; with all empty, blocks.
 fn blocking_pop(ctx: &mut Ctx, argv: &Argv, end: End, serve: blocking::Serve) -> CmdResult {
     let last = argv.len() - 1;
     let timeout = blocking::timeout_arg(argv.get(last))?;
-    let keys = || argv.tail(1).iter().take(last - 1);
-    for key in keys() {
-        if pop_with_key(&mut ctx.keys, &mut ctx.out, key, end)? {
-            return Ok(());
-        }
-    }
-    if ctx.may_block {
-        let take = blocking::Take {
-            kind: "list",
-            serve,
-            also: None,
-        };
-        blocking::block(ctx, argv, keys(), Some(take), timeout);
-    } else {
-        ctx.out.null_array();
-    }
-    Ok(())
+    let keys: Vec<&[u8]> = argv.tail(1).iter().take(last - 1).collect();
+    let take = blocking::Take {
+        kind: "list",
+        serve,
+        also: None,
+    };
+    blocking::pop_first(ctx, argv, &keys, Some(timeout), take, |keys, out, key| {
+        pop_with_key(keys, out, key, end)
+    })
 }
 
 fn blpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
@@ -480,6 +473,104 @@ fn brpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     blocking_pop(ctx, argv, End::Tail, |keys, out, _, key| {
         pop_with_key(keys, out, key, End::Tail).map(drop)
     })
+}
+
+const NUMKEYS: CmdError = CmdError::Static("ERR numkeys should be greater than 0");
+const COUNT_NOT_POSITIVE: CmdError = CmdError::Static("ERR count should be greater than 0");
+
+/// LMPOP's and ZMPOP's `numkeys key [key …] <where> [COUNT count]` from
+/// argv[at]: the keys, whether `where` is the second of `ends`, and the
+/// count (1 when not given). Checked in Redis's order: numkeys, the
+/// words, then the count.
+pub(super) fn mpop_args<'a>(
+    argv: &Argv<'a>,
+    at: usize,
+    ends: [&str; 2],
+) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
+    let numkeys = parse_i64(argv.get(at))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .ok_or(NUMKEYS)?;
+    // Room for the keys and the word after them.
+    if numkeys >= argv.len() - at - 1 {
+        return Err(SYNTAX);
+    }
+    let word_at = at + 1 + numkeys;
+    let keys = (at + 1..word_at).map(|i| argv.get(i)).collect();
+    let second = match argv.get(word_at) {
+        w if is(w, ends[0]) => false,
+        w if is(w, ends[1]) => true,
+        _ => return Err(SYNTAX),
+    };
+    let count = match argv.len() - word_at - 1 {
+        0 => 1,
+        2 if is(argv.get(word_at + 1), "count") => parse_i64(argv.get(word_at + 2))
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .ok_or(COUNT_NOT_POSITIVE)?,
+        _ => return Err(SYNTAX),
+    };
+    Ok((keys, second, count))
+}
+
+/// The list arguments of LMPOP (from argv[1]) or BLMPOP (argv[2]).
+fn list_mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, End, usize), CmdError> {
+    let (keys, tail, count) = mpop_args(argv, at, ["left", "right"])?;
+    Ok((keys, if tail { End::Tail } else { End::Head }, count))
+}
+
+/// Pops up to `count` elements of the list at `key` from `end`, replying
+/// [key, [element …]]; false when there is no list there.
+fn pop_many(
+    keys: &mut Locked,
+    out: &mut Reply,
+    key: &[u8],
+    end: End,
+    count: usize,
+) -> Result<bool, CmdError> {
+    let Some(list) = existing(keys, key)? else {
+        return Ok(false);
+    };
+    let n = count.min(list.len());
+    out.array(2);
+    out.bulk(key);
+    out.array(n);
+    for _ in 0..n {
+        list.pop_with(end, |v| out.bulk(v));
+    }
+    if list.is_empty() {
+        keys.remove(key);
+    }
+    Ok(true)
+}
+
+/// LMPOP and BLMPOP: the arguments from argv[at], and the timeout before
+/// them for BLMPOP.
+fn mpop(ctx: &mut Ctx, argv: &Argv, at: usize) -> CmdResult {
+    let timeout = match at {
+        2 => Some(blocking::timeout_arg(argv.get(1))?),
+        _ => None,
+    };
+    let (keys, end, count) = list_mpop_args(argv, at)?;
+    let take = blocking::Take {
+        kind: "list",
+        serve: |keys, out, argv, key| {
+            let (_, end, count) = list_mpop_args(argv, 2)?;
+            pop_many(keys, out, key, end, count).map(drop)
+        },
+        also: None,
+    };
+    blocking::pop_first(ctx, argv, &keys, timeout, take, |keys, out, key| {
+        pop_many(keys, out, key, end, count)
+    })
+}
+
+fn lmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    mpop(ctx, argv, 1)
+}
+
+fn blmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    mpop(ctx, argv, 2)
 }
 
 /// BLMOVE and BRPOPLPUSH: LMOVE, blocking while the source is empty.

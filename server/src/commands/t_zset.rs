@@ -6,6 +6,7 @@ use rand::Rng;
 use slotcache_protocol::reply::format_double;
 use slotcache_protocol::{Argv, Reply};
 
+use super::t_list::mpop_args;
 use super::t_set::{
     card_limit, drop_if_empty, positive_count, reply_scan_head, scan_cursor, scan_options, store,
     with_objects, COUNT_RANGE,
@@ -38,6 +39,8 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("zpopmin", zpopmin),
     ("zpopmax", zpopmax),
     ("bzpopmin", bzpopmin),
+    ("zmpop", zmpop),
+    ("bzmpop", bzmpop),
     ("bzpopmax", bzpopmax),
     ("zremrangebyrank", zremrangebyrank),
     ("zremrangebyscore", zremrangebyscore),
@@ -570,32 +573,61 @@ fn zremrangebylex(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 
 // ---- Popping -------------------------------------------------------------------
 
-/// Pops up to `count` lowest (or, `max`, highest) elements of the sorted
-/// set at `key`, which must exist, replying them in popping order.
-/// ZPOPMIN/ZPOPMAX with a count reply pairs (under RESP3); without one, a
-/// flat [member, score]; BZPOPMIN's flat reply starts with the key.
+/// How popped elements are replied.
+#[derive(Clone, Copy)]
+enum Popped {
+    /// ZPOPMIN/ZPOPMAX: with a count, pairs (under RESP3) or a flat list;
+    /// without, one flat [member, score].
+    Plain(Option<usize>),
+    /// BZPOPMIN/BZPOPMAX: [key, member, score].
+    WithKey,
+    /// ZMPOP/BZMPOP: [key, [[member, score] …]].
+    Nested(usize),
+}
+
+/// Pops the lowest (or, `max`, highest) elements of the sorted set at
+/// `key`, replying them in popping order as `how` says; false, with
+/// nothing replied, when there is no sorted set there.
 fn pop(
     keys: &mut Locked,
     out: &mut Reply,
     key: &[u8],
     max: bool,
-    count: Option<usize>,
-    with_key: bool,
-) -> CmdResult {
-    let z = existing(keys, key)?.expect("caller checked the key");
-    let n = count.unwrap_or(1).min(z.len());
+    how: Popped,
+) -> Result<bool, CmdError> {
+    let Some(z) = existing(keys, key)? else {
+        return Ok(false);
+    };
+    let count = match how {
+        Popped::Plain(count) => count.unwrap_or(1),
+        Popped::WithKey => 1,
+        Popped::Nested(count) => count,
+    };
+    let n = count.min(z.len());
     let first = if max { z.len() - 1 } else { 0 };
     let elements = z.walk(first, max).take(n);
-    if count.is_some() {
-        reply_elements(out, n, true, elements);
-    } else {
-        out.array(2 + with_key as usize);
-        if with_key {
+    match how {
+        Popped::Plain(Some(_)) => reply_elements(out, n, true, elements),
+        Popped::Nested(_) => {
+            out.array(2);
             out.bulk(key);
+            out.array(n);
+            for (member, score) in elements {
+                out.array(2);
+                out.bulk(member);
+                out.double(score);
+            }
         }
-        for (member, score) in elements {
-            out.bulk(member);
-            out.double(score);
+        Popped::Plain(None) | Popped::WithKey => {
+            let with_key = matches!(how, Popped::WithKey);
+            out.array(2 + with_key as usize);
+            if with_key {
+                out.bulk(key);
+            }
+            for (member, score) in elements {
+                out.bulk(member);
+                out.double(score);
+            }
         }
     }
     if n > 0 {
@@ -606,7 +638,7 @@ fn pop(
     if n == 0 {
         keys.unchanged(key);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// ZPOPMIN and ZPOPMAX.
@@ -616,12 +648,16 @@ fn pop_command(ctx: &mut Ctx, argv: &Argv, max: bool) -> CmdResult {
         3 => Some(positive_count(argv.get(2))?),
         _ => return Err(SYNTAX),
     };
-    let key = argv.get(1);
-    if existing(&mut ctx.keys, key)?.is_none() {
+    if !pop(
+        &mut ctx.keys,
+        &mut ctx.out,
+        argv.get(1),
+        max,
+        Popped::Plain(count),
+    )? {
         ctx.out.array(0);
-        return Ok(());
     }
-    pop(&mut ctx.keys, &mut ctx.out, key, max, count, false)
+    Ok(())
 }
 
 fn zpopmin(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
@@ -633,40 +669,60 @@ fn zpopmax(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 }
 
 /// BZPOPMIN and BZPOPMAX key [key …] timeout: pops from the first
-/// non-empty key and replies [key, member, score]; with all empty, blocks
-/// (or, where blocking is not allowed, answers as a timeout would).
+/// non-empty key and replies [key, member, score]; with all empty, blocks.
 fn blocking_pop(ctx: &mut Ctx, argv: &Argv, max: bool, serve: blocking::Serve) -> CmdResult {
     let last = argv.len() - 1;
     let timeout = blocking::timeout_arg(argv.get(last))?;
-    let keys = || argv.tail(1).iter().take(last - 1);
-    for key in keys() {
-        if existing(&mut ctx.keys, key)?.is_some() {
-            return pop(&mut ctx.keys, &mut ctx.out, key, max, None, true);
-        }
-    }
-    if ctx.may_block {
-        let take = blocking::Take {
-            kind: "zset",
-            serve,
-            also: None,
-        };
-        blocking::block(ctx, argv, keys(), Some(take), timeout);
-    } else {
-        ctx.out.null_array();
-    }
-    Ok(())
+    let keys: Vec<&[u8]> = argv.tail(1).iter().take(last - 1).collect();
+    let take = blocking::Take {
+        kind: "zset",
+        serve,
+        also: None,
+    };
+    blocking::pop_first(ctx, argv, &keys, Some(timeout), take, |keys, out, key| {
+        pop(keys, out, key, max, Popped::WithKey)
+    })
 }
 
 fn bzpopmin(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     blocking_pop(ctx, argv, false, |keys, out, _, key| {
-        pop(keys, out, key, false, None, true)
+        pop(keys, out, key, false, Popped::WithKey).map(drop)
     })
 }
 
 fn bzpopmax(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     blocking_pop(ctx, argv, true, |keys, out, _, key| {
-        pop(keys, out, key, true, None, true)
+        pop(keys, out, key, true, Popped::WithKey).map(drop)
     })
+}
+
+/// ZMPOP and BZMPOP: the arguments from argv[at], and the timeout before
+/// them for BZMPOP.
+fn mpop(ctx: &mut Ctx, argv: &Argv, at: usize) -> CmdResult {
+    let timeout = match at {
+        2 => Some(blocking::timeout_arg(argv.get(1))?),
+        _ => None,
+    };
+    let (keys, max, count) = mpop_args(argv, at, ["min", "max"])?;
+    let take = blocking::Take {
+        kind: "zset",
+        serve: |keys, out, argv, key| {
+            let (_, max, count) = mpop_args(argv, 2, ["min", "max"])?;
+            pop(keys, out, key, max, Popped::Nested(count)).map(drop)
+        },
+        also: None,
+    };
+    blocking::pop_first(ctx, argv, &keys, timeout, take, |keys, out, key| {
+        pop(keys, out, key, max, Popped::Nested(count))
+    })
+}
+
+fn zmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    mpop(ctx, argv, 1)
+}
+
+fn bzmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    mpop(ctx, argv, 2)
 }
 
 // ---- Combining sets ------------------------------------------------------------
