@@ -227,10 +227,12 @@ pub fn keys_written(ctx: &mut Ctx, argv: &Argv) {
     }
     for at in ctx.cmd.spec.keys.positions(argv) {
         let key = argv.get(at);
-        if !server.blocking.queues.lock().contains_key(key) {
-            continue;
-        }
-        if !ctx.may_block || serve_key(server, &mut ctx.keys, key).is_some() {
+        let later = if ctx.may_block {
+            serve_key(server, &mut ctx.keys, key).is_some()
+        } else {
+            server.blocking.queues.lock().contains_key(key)
+        };
+        if later {
             DEFERRED.with_borrow_mut(|d| d.push(key.into()));
         }
     }
