@@ -35,10 +35,12 @@ use crate::commands::{parse_f64, CmdError, CmdResult, Ctx};
 use crate::db::Locked;
 use crate::server::Server;
 
-/// Takes a waiter's value from `key`, which holds one of the type it
-/// waits for, replying to `out` as the waiter's command would; run under
-/// the locks of `key` and of the waiter's `also` key.
-pub type Serve = fn(keys: &mut Locked, out: &mut Reply, argv: &Argv, key: &[u8]) -> CmdResult;
+/// Takes the value of the command in `argv` from `key`, replying to `out`
+/// as the command does; false, with nothing replied, when `key` holds no
+/// such value. Serves the command when it runs and, for a waiter, when a
+/// write fills `key` (then under the locks of `key` and of `also`).
+pub type Serve =
+    fn(keys: &mut Locked, out: &mut Reply, argv: &Argv, key: &[u8]) -> Result<bool, CmdError>;
 
 /// What serves a blocking command waiting for a value.
 pub struct Take<'k> {
@@ -138,21 +140,20 @@ pub fn timeout_arg(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
 }
 
-/// The pops over several keys (BLPOP, BZPOPMIN, LMPOP, BLMPOP …): `pop`
-/// replies from the first of `keys` it finds a value in. With none, a
-/// blocking command (`blocking`: its timeout) waits on them all for what
-/// `take` takes, where blocking is allowed; otherwise it answers as a
-/// timeout would, a null array.
+/// The pops over several keys (BLPOP, BZPOPMIN, LMPOP, BLMPOP …): `take`
+/// serves the command from the first of `keys` that holds a value. With
+/// none, a blocking command (`blocking`: its timeout) waits on them all,
+/// where blocking is allowed; otherwise it answers as a timeout would, a
+/// null array.
 pub fn pop_first<'k>(
     ctx: &mut Ctx,
     argv: &Argv,
     keys: &[&'k [u8]],
     blocking: Option<Option<Duration>>,
     take: Take<'k>,
-    mut pop: impl FnMut(&mut Locked, &mut Reply, &[u8]) -> Result<bool, CmdError>,
 ) -> CmdResult {
     for key in keys {
-        if pop(&mut ctx.keys, &mut ctx.out, key)? {
+        if (take.serve)(&mut ctx.keys, &mut ctx.out, argv, key)? {
             return Ok(());
         }
     }
@@ -163,6 +164,25 @@ pub fn pop_first<'k>(
         _ => ctx.out.null_array(),
     }
     Ok(())
+}
+
+/// BLPOP, BRPOP, BZPOPMIN and BZPOPMAX: `key [key …] timeout`, served by
+/// `serve` from a value of type `kind` (`pop_first`).
+pub fn pop_first_then_wait(
+    ctx: &mut Ctx,
+    argv: &Argv,
+    kind: &'static str,
+    serve: Serve,
+) -> CmdResult {
+    let last = argv.len() - 1;
+    let timeout = timeout_arg(argv.get(last))?;
+    let keys: Vec<&[u8]> = argv.tail(1).iter().take(last - 1).collect();
+    let take = Take {
+        kind,
+        serve,
+        also: None,
+    };
+    pop_first(ctx, argv, &keys, Some(timeout), take)
 }
 
 /// Called by a blocking command that found nothing to serve it: the client

@@ -447,31 +447,17 @@ fn pop_with_key(
     Ok(true)
 }
 
-/// BLPOP and BRPOP key [key …] timeout: pops from the first non-empty key
-/// and replies [key, element]; with all empty, blocks.
-fn blocking_pop(ctx: &mut Ctx, argv: &Argv, end: End, serve: blocking::Serve) -> CmdResult {
-    let last = argv.len() - 1;
-    let timeout = blocking::timeout_arg(argv.get(last))?;
-    let keys: Vec<&[u8]> = argv.tail(1).iter().take(last - 1).collect();
-    let take = blocking::Take {
-        kind: "list",
-        serve,
-        also: None,
-    };
-    blocking::pop_first(ctx, argv, &keys, Some(timeout), take, |keys, out, key| {
-        pop_with_key(keys, out, key, end)
-    })
-}
-
+/// BLPOP and BRPOP key [key …] timeout: pop from the first non-empty key
+/// and reply [key, element]; with all empty, block.
 fn blpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, End::Head, |keys, out, _, key| {
-        pop_with_key(keys, out, key, End::Head).map(drop)
+    blocking::pop_first_then_wait(ctx, argv, "list", |keys, out, _, key| {
+        pop_with_key(keys, out, key, End::Head)
     })
 }
 
 fn brpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, End::Tail, |keys, out, _, key| {
-        pop_with_key(keys, out, key, End::Tail).map(drop)
+    blocking::pop_first_then_wait(ctx, argv, "list", |keys, out, _, key| {
+        pop_with_key(keys, out, key, End::Tail)
     })
 }
 
@@ -513,12 +499,6 @@ pub(super) fn mpop_args<'a>(
     Ok((keys, second, count))
 }
 
-/// The list arguments of LMPOP (from argv[1]) or BLMPOP (argv[2]).
-fn list_mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, End, usize), CmdError> {
-    let (keys, tail, count) = mpop_args(argv, at, ["left", "right"])?;
-    Ok((keys, if tail { End::Tail } else { End::Head }, count))
-}
-
 /// Pops up to `count` elements of the list at `key` from `end`, replying
 /// [key, [element …]]; false when there is no list there.
 fn pop_many(
@@ -544,33 +524,59 @@ fn pop_many(
     Ok(true)
 }
 
-/// LMPOP and BLMPOP: the arguments from argv[at], and the timeout before
-/// them for BLMPOP.
-fn mpop(ctx: &mut Ctx, argv: &Argv, at: usize) -> CmdResult {
+/// Where the arguments of LMPOP and ZMPOP (argv[1]) and of BLMPOP and
+/// BZMPOP (after their timeout) start.
+pub(super) fn mpop_at(argv: &Argv) -> usize {
+    if argv.get(0)[0].eq_ignore_ascii_case(&b'b') {
+        2
+    } else {
+        1
+    }
+}
+
+/// LMPOP, BLMPOP, ZMPOP and BZMPOP: the keys `numkeys` names (after the
+/// timeout of the B- forms), served by `serve`, which reads which of
+/// `ends` and the count from argv again.
+pub(super) fn mpop(
+    ctx: &mut Ctx,
+    argv: &Argv,
+    kind: &'static str,
+    ends: [&str; 2],
+    serve: blocking::Serve,
+) -> CmdResult {
+    let at = mpop_at(argv);
     let timeout = match at {
         2 => Some(blocking::timeout_arg(argv.get(1))?),
         _ => None,
     };
-    let (keys, end, count) = list_mpop_args(argv, at)?;
+    let (keys, _, _) = mpop_args(argv, at, ends)?;
     let take = blocking::Take {
-        kind: "list",
-        serve: |keys, out, argv, key| {
-            let (_, end, count) = list_mpop_args(argv, 2)?;
-            pop_many(keys, out, key, end, count).map(drop)
-        },
+        kind,
+        serve,
         also: None,
     };
-    blocking::pop_first(ctx, argv, &keys, timeout, take, |keys, out, key| {
-        pop_many(keys, out, key, end, count)
-    })
+    blocking::pop_first(ctx, argv, &keys, timeout, take)
+}
+
+const LIST_ENDS: [&str; 2] = ["left", "right"];
+
+fn serve_lmpop(
+    keys: &mut Locked,
+    out: &mut Reply,
+    argv: &Argv,
+    key: &[u8],
+) -> Result<bool, CmdError> {
+    let (_, tail, count) = mpop_args(argv, mpop_at(argv), LIST_ENDS)?;
+    let end = if tail { End::Tail } else { End::Head };
+    pop_many(keys, out, key, end, count)
 }
 
 fn lmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    mpop(ctx, argv, 1)
+    mpop(ctx, argv, "list", LIST_ENDS, serve_lmpop)
 }
 
 fn blmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    mpop(ctx, argv, 2)
+    mpop(ctx, argv, "list", LIST_ENDS, serve_lmpop)
 }
 
 /// BLMOVE and BRPOPLPUSH: LMOVE, blocking while the source is empty.
@@ -605,8 +611,8 @@ fn serve_move(
     out: &mut Reply,
     argv: &Argv,
     (from, to): (End, End),
-) -> CmdResult {
-    move_element(keys, out, (argv.get(1), from), (argv.get(2), to)).map(drop)
+) -> Result<bool, CmdError> {
+    move_element(keys, out, (argv.get(1), from), (argv.get(2), to))
 }
 
 /// LMOVE's and BLMOVE's wherefrom and whereto.

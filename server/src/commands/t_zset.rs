@@ -6,7 +6,7 @@ use rand::Rng;
 use slotcache_protocol::reply::format_double;
 use slotcache_protocol::{Argv, Reply};
 
-use super::t_list::mpop_args;
+use super::t_list::{mpop, mpop_args, mpop_at};
 use super::t_set::{
     card_limit, drop_if_empty, positive_count, reply_scan_head, scan_cursor, scan_options, store,
     with_objects, COUNT_RANGE,
@@ -668,61 +668,38 @@ fn zpopmax(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     pop_command(ctx, argv, true)
 }
 
-/// BZPOPMIN and BZPOPMAX key [key …] timeout: pops from the first
-/// non-empty key and replies [key, member, score]; with all empty, blocks.
-fn blocking_pop(ctx: &mut Ctx, argv: &Argv, max: bool, serve: blocking::Serve) -> CmdResult {
-    let last = argv.len() - 1;
-    let timeout = blocking::timeout_arg(argv.get(last))?;
-    let keys: Vec<&[u8]> = argv.tail(1).iter().take(last - 1).collect();
-    let take = blocking::Take {
-        kind: "zset",
-        serve,
-        also: None,
-    };
-    blocking::pop_first(ctx, argv, &keys, Some(timeout), take, |keys, out, key| {
-        pop(keys, out, key, max, Popped::WithKey)
-    })
-}
-
+/// BZPOPMIN and BZPOPMAX key [key …] timeout: pop from the first
+/// non-empty key and reply [key, member, score]; with all empty, block.
 fn bzpopmin(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, false, |keys, out, _, key| {
-        pop(keys, out, key, false, Popped::WithKey).map(drop)
+    blocking::pop_first_then_wait(ctx, argv, "zset", |keys, out, _, key| {
+        pop(keys, out, key, false, Popped::WithKey)
     })
 }
 
 fn bzpopmax(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    blocking_pop(ctx, argv, true, |keys, out, _, key| {
-        pop(keys, out, key, true, Popped::WithKey).map(drop)
+    blocking::pop_first_then_wait(ctx, argv, "zset", |keys, out, _, key| {
+        pop(keys, out, key, true, Popped::WithKey)
     })
 }
 
-/// ZMPOP and BZMPOP: the arguments from argv[at], and the timeout before
-/// them for BZMPOP.
-fn mpop(ctx: &mut Ctx, argv: &Argv, at: usize) -> CmdResult {
-    let timeout = match at {
-        2 => Some(blocking::timeout_arg(argv.get(1))?),
-        _ => None,
-    };
-    let (keys, max, count) = mpop_args(argv, at, ["min", "max"])?;
-    let take = blocking::Take {
-        kind: "zset",
-        serve: |keys, out, argv, key| {
-            let (_, max, count) = mpop_args(argv, 2, ["min", "max"])?;
-            pop(keys, out, key, max, Popped::Nested(count)).map(drop)
-        },
-        also: None,
-    };
-    blocking::pop_first(ctx, argv, &keys, timeout, take, |keys, out, key| {
-        pop(keys, out, key, max, Popped::Nested(count))
-    })
+const ZSET_ENDS: [&str; 2] = ["min", "max"];
+
+fn serve_zmpop(
+    keys: &mut Locked,
+    out: &mut Reply,
+    argv: &Argv,
+    key: &[u8],
+) -> Result<bool, CmdError> {
+    let (_, max, count) = mpop_args(argv, mpop_at(argv), ZSET_ENDS)?;
+    pop(keys, out, key, max, Popped::Nested(count))
 }
 
 fn zmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    mpop(ctx, argv, 1)
+    mpop(ctx, argv, "zset", ZSET_ENDS, serve_zmpop)
 }
 
 fn bzmpop(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    mpop(ctx, argv, 2)
+    mpop(ctx, argv, "zset", ZSET_ENDS, serve_zmpop)
 }
 
 // ---- Combining sets ------------------------------------------------------------
