@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::{Connection, Value};
 use slotcache_tests::{err, q, wait_until, Node};
 
+mod reference;
+
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -456,4 +458,79 @@ fn active_expiry_removes_keys_nobody_reads() {
         || q::<u64>(&mut con, &["DBSIZE"]) == 55_000,
     );
     assert_eq!(info_stat(&mut con, "expired_keys"), 21_000);
+}
+
+/// KEYS, SCAN and HSCAN patterns select what redis-server selects,
+/// malformed ones included: a class never closed, a range ending in `]`,
+/// escapes inside and outside classes, the empty key and field, and the
+/// limit of 1000 nested stars.
+#[test]
+fn patterns_match_as_in_redis_server() {
+    let node = Node::start(&[]);
+    let reference = reference::Reference::start();
+    let (mut ours, mut theirs) = (node.client(), reference.client());
+    let long_a = format!("{}b", "a".repeat(1500));
+    let keys = [
+        "hello", "hallo", "hxllo", "hllo", "heeeello", "h*llo", "h?llo", "a\\b", "a-b", "ab",
+        "a]b", "[", "]", "^x", "x^", "\\", "UPPER", "upper", "a.b", "a*b", "", &long_a,
+    ];
+    for con in [&mut ours, &mut theirs] {
+        for key in keys {
+            q::<()>(con, &["SET", key, "1"]);
+        }
+        q::<i64>(con, &["HSET", "h", "", "v", "a", "v"]);
+    }
+    let deep = format!("{}*b", "*a".repeat(1200));
+    let shallow = format!("{}*b", "*a".repeat(800));
+    let patterns = [
+        "*",
+        "**",
+        "h?llo",
+        "h*llo",
+        "h[ae]llo",
+        "h[^e]llo",
+        "h[a-b]llo",
+        "h[b-a]llo",
+        "h\\*llo",
+        "a\\\\b",
+        "a[\\]]b",
+        "[[]",
+        "[]]",
+        "\\[",
+        "[^",
+        "h[",
+        "*[",
+        "a[-]b",
+        "a[a-]b",
+        "[\\^]x",
+        "*e*",
+        "[Uu]pper",
+        "?",
+        "??",
+        "a?b",
+        "a\\",
+        "[",
+        "h[a-e-z]llo",
+        "h[^a-f]llo",
+        &deep,
+        &shallow,
+    ];
+    let mut differ = Vec::new();
+    for pattern in patterns {
+        for args in [
+            vec!["KEYS".to_string(), pattern.to_string()],
+            ["SCAN", "0", "MATCH", pattern, "COUNT", "100000"]
+                .map(String::from)
+                .to_vec(),
+            ["HSCAN", "h", "0", "MATCH", pattern]
+                .map(String::from)
+                .to_vec(),
+        ] {
+            let (a, b) = reference::both(&mut ours, &mut theirs, &args, true);
+            if a != b {
+                differ.push(format!("{args:?}:\n  ours:  {a}\n  redis: {b}"));
+            }
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

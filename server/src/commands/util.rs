@@ -77,10 +77,34 @@ pub fn float_arg(arg: &[u8]) -> Result<f64, CmdError> {
     parse_f64(arg).ok_or(NOT_FLOAT)
 }
 
-/// A glob match with Redis's stringmatchlen rules: `*`, `?`, `[abc]`,
-/// `[^a]`, `[a-z]`, and `\` escapes.
+/// A glob match as Redis's stringmatchlen decides it, quirks included, as
+/// they decide which keys KEYS and SCAN return: `*`, `?`, `[abc]`, `[^a]`,
+/// `[a-z]` and `\` escapes; a class never closed runs to the pattern's
+/// end, a range may end in `]` (`[a-]`), an escape inside a class matches
+/// case-sensitively, and the empty string matches no pattern (SCAN treats
+/// a lone `*` apart). Past 1000 nested stars nothing matches, as in Redis,
+/// which also bounds the recursion.
 pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
-    let eq = |a: u8, b: u8| {
+    let mut hopeless = false;
+    glob_from(pattern, text, nocase, 0, &mut hopeless)
+}
+
+const GLOB_NESTING: usize = 1000;
+
+/// `glob_match` from one star's position on. `hopeless` is set once the
+/// rest of a pattern matched no suffix of the text: no earlier star can
+/// then match by taking more of it.
+fn glob_from(
+    pattern: &[u8],
+    text: &[u8],
+    nocase: bool,
+    nesting: usize,
+    hopeless: &mut bool,
+) -> bool {
+    if nesting > GLOB_NESTING {
+        return false;
+    }
+    let same = |a: u8, b: u8| {
         if nocase {
             a.eq_ignore_ascii_case(&b)
         } else {
@@ -88,95 +112,96 @@ pub fn glob_match(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
         }
     };
     let (mut p, mut t) = (0, 0);
-    // Where to resume after the last `*`: (pattern index, text index).
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() {
-            match pattern[p] {
-                b'*' => {
-                    while p < pattern.len() && pattern[p] == b'*' {
-                        p += 1;
-                    }
-                    if p == pattern.len() {
+    while p < pattern.len() && t < text.len() {
+        match pattern[p] {
+            b'*' => {
+                while pattern.get(p + 1) == Some(&b'*') {
+                    p += 1;
+                }
+                if p + 1 == pattern.len() {
+                    return true;
+                }
+                while t < text.len() {
+                    if glob_from(&pattern[p + 1..], &text[t..], nocase, nesting + 1, hopeless) {
                         return true;
                     }
-                    star = Some((p, t));
-                    continue;
-                }
-                b'?' => {
-                    p += 1;
+                    if *hopeless {
+                        return false;
+                    }
                     t += 1;
-                    continue;
                 }
-                b'[' => {
-                    if let Some((matched, next)) = match_class(pattern, p, text[t], nocase) {
-                        if matched {
-                            p = next;
-                            t += 1;
-                            continue;
-                        }
-                    }
+                *hopeless = true;
+                return false;
+            }
+            b'?' => {}
+            b'[' => {
+                let (found, last) = glob_class(pattern, p + 1, text[t], nocase);
+                if !found {
+                    return false;
                 }
-                b'\\' if p + 1 < pattern.len() => {
-                    if eq(pattern[p + 1], text[t]) {
-                        p += 2;
-                        t += 1;
-                        continue;
-                    }
+                p = last;
+            }
+            b'\\' if p + 1 < pattern.len() => {
+                p += 1;
+                if !same(pattern[p], text[t]) {
+                    return false;
                 }
-                c => {
-                    if eq(c, text[t]) {
-                        p += 1;
-                        t += 1;
-                        continue;
-                    }
+            }
+            c => {
+                if !same(c, text[t]) {
+                    return false;
                 }
             }
         }
-        match star {
-            Some((sp, st)) => {
-                p = sp;
-                t = st + 1;
-                star = Some((sp, st + 1));
+        p += 1;
+        t += 1;
+        if t == text.len() {
+            while pattern.get(p) == Some(&b'*') {
+                p += 1;
             }
-            None => return false,
         }
     }
-    pattern[p..].iter().all(|&c| c == b'*')
+    p == pattern.len() && t == text.len()
 }
 
-/// Matches `c` against the class starting at `pattern[at] == '['`.
-/// Returns (matched, index after the class).
-fn match_class(pattern: &[u8], at: usize, c: u8, nocase: bool) -> Option<(bool, usize)> {
-    let fold = |b: u8| if nocase { b.to_ascii_lowercase() } else { b };
-    let c = fold(c);
-    let mut i = at + 1;
-    let negate = pattern.get(i) == Some(&b'^');
+/// The class whose body starts at `pattern[at]` (after its `[`): whether
+/// it holds `c`, and where it ends (its `]`, or for a class never closed,
+/// the pattern's last character).
+fn glob_class(pattern: &[u8], mut at: usize, c: u8, nocase: bool) -> (bool, usize) {
+    let negate = pattern.get(at) == Some(&b'^');
     if negate {
-        i += 1;
+        at += 1;
     }
-    let mut matched = false;
+    let mut found = false;
     loop {
-        let &ch = pattern.get(i)?;
-        if ch == b']' {
+        let left = pattern.len() - at;
+        if left >= 2 && pattern[at] == b'\\' {
+            at += 1;
+            found |= pattern[at] == c;
+        } else if left >= 1 && pattern[at] == b']' {
             break;
-        }
-        if ch == b'\\' && i + 1 < pattern.len() {
-            matched |= fold(pattern[i + 1]) == c;
-            i += 2;
-        } else if i + 2 < pattern.len() && pattern[i + 1] == b'-' && pattern[i + 2] != b']' {
-            let (lo, hi) = (
-                fold(ch).min(fold(pattern[i + 2])),
-                fold(ch).max(fold(pattern[i + 2])),
-            );
-            matched |= (lo..=hi).contains(&c);
-            i += 3;
+        } else if left == 0 {
+            at -= 1;
+            break;
+        } else if left >= 3 && pattern[at + 1] == b'-' {
+            let (mut lo, mut hi) = (pattern[at], pattern[at + 2]);
+            if lo > hi {
+                (lo, hi) = (hi, lo);
+            }
+            let c = if nocase { c.to_ascii_lowercase() } else { c };
+            if nocase {
+                (lo, hi) = (lo.to_ascii_lowercase(), hi.to_ascii_lowercase());
+            }
+            found |= (lo..=hi).contains(&c);
+            at += 2;
+        } else if nocase {
+            found |= pattern[at].eq_ignore_ascii_case(&c);
         } else {
-            matched |= fold(ch) == c;
-            i += 1;
+            found |= pattern[at] == c;
         }
+        at += 1;
     }
-    Some((matched != negate, i + 1))
+    (found != negate, at)
 }
 
 #[cfg(test)]
