@@ -193,16 +193,28 @@ pub fn format_double(d: f64) -> String {
         return "nan".into();
     }
     if d == d.trunc() && d.abs() < 1e17 {
-        // Integral values print without a fraction, as %.17g does.
+        // Integral values print without a fraction, as %.17g does (and
+        // -0 as 0, as Redis answers it).
         return format!("{}", d as i64);
     }
-    let shortest = format!("{d}");
-    // Rust never uses an exponent; %.17g switches to one past 1e17 or
-    // below 1e-4, and clients parse either, so only very long forms change.
-    if shortest.len() > 24 {
-        return format!("{d:e}").replace('e', "e+").replace("e+-", "e-");
+    // C's %.17g, which Redis 7.0 replies with: 17 significant digits,
+    // trailing zeros dropped, an exponent below 1e-4 or from 1e17 on.
+    let scientific = format!("{d:.16e}");
+    let (digits, exponent) = scientific.split_once('e').expect("{:e} has an exponent");
+    let exponent: i32 = exponent.parse().expect("an integer exponent");
+    if !(-4..17).contains(&exponent) {
+        let sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{}e{sign}{:02}", trim_fraction(digits), exponent.abs());
     }
-    shortest
+    trim_fraction(&format!("{d:.*}", (16 - exponent) as usize)).to_string()
+}
+
+/// `1.2500` → `1.25`, `3.000` → `3`.
+fn trim_fraction(number: &str) -> &str {
+    if !number.contains('.') {
+        return number;
+    }
+    number.trim_end_matches('0').trim_end_matches('.')
 }
 
 #[cfg(test)]
@@ -260,7 +272,18 @@ mod tests {
     fn doubles_format_like_redis() {
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(-0.5), "-0.5");
-        assert_eq!(format_double(1.1), "1.1");
+        assert_eq!(format_double(1.5), "1.5");
+        // %.17g, as Redis 7.0 prints scores.
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(1.1), "1.1000000000000001");
+        assert_eq!(format_double(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_double(1e-5), "1.0000000000000001e-05");
+        assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(format_double(1e-320), "9.9998886718268301e-321");
+        assert_eq!(format_double(1e17), "1e+17");
+        assert_eq!(format_double(1e300), "1.0000000000000001e+300");
+        assert_eq!(format_double(123456789.123), "123456789.123");
+        assert_eq!(format_double(-2.5e-3), "-0.0025000000000000001");
         assert_eq!(format_double(f64::INFINITY), "inf");
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
     }
