@@ -130,7 +130,8 @@ pub fn timeout_arg(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs = parse_f64(arg).ok_or(CmdError::Static(
         "ERR timeout is not a float or out of range",
     ))?;
-    let ms = (secs * 1000.0).trunc();
+    // Rounded up, as Redis does: 0.0001 waits a millisecond, not forever.
+    let ms = (secs * 1000.0).ceil();
     if ms < 0.0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }
@@ -395,8 +396,12 @@ mod tests {
             timeout_arg(b"1.5").unwrap(),
             Some(Duration::from_millis(1500))
         );
-        // Below a millisecond truncates to 0: wait forever, as Redis does.
-        assert_eq!(timeout_arg(b"0.0001").unwrap(), None);
+        // Rounded up to the millisecond, as redis-server 7.0 does (its
+        // BLPOP k 0.0001 returns); -0.0001 rounds up to 0: forever there too.
+        assert_eq!(
+            timeout_arg(b"0.0001").unwrap(),
+            Some(Duration::from_millis(1))
+        );
         assert_eq!(timeout_arg(b"-0.0001").unwrap(), None);
         let err = |a: &[u8]| timeout_arg(a).unwrap_err().message().to_string();
         assert_eq!(err(b"-1"), "ERR timeout is negative");

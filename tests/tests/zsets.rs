@@ -1395,3 +1395,32 @@ fn same_replies_as_redis_server() {
         assert_eq!(a, b, "step {step}: {args:?}");
     }
 }
+
+/// Scores read as Redis reads them: hexadecimal floats taken, values out
+/// of a double's range refused, range bounds saturating instead; and
+/// printed as %.17g.
+#[test]
+fn scores_parse_and_print_as_redis_server() {
+    let node = Node::start(&[]);
+    let reference = Reference::start();
+    let (mut ours, mut theirs) = (node.client(), reference.client());
+    let script: &[&[&str]] = &[
+        &[
+            "ZADD", "z", "0x10", "a", "0x1.8p1", "b", "-0X1P-2", "c", "1e-310", "d", "0.1", "e",
+        ],
+        &["ZADD", "z", "1e400", "x"],
+        &["ZADD", "z", "1e-400", "x"],
+        &["ZADD", "z", "0x", "x"],
+        &["ZADD", "z", "0x1p", "x"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZRANGEBYSCORE", "z", "1e-400", "1e400", "WITHSCORES"],
+        &["ZCOUNT", "z", "-1e400", "(0x10"],
+        &["ZINCRBY", "z", "0x1p-1", "a"],
+        &["ZSCORE", "z", "e"],
+    ];
+    for cmd in script {
+        let args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
+        assert_eq!(a, b, "{cmd:?}");
+    }
+}

@@ -12,7 +12,8 @@ use super::t_set::{
     with_objects, COUNT_RANGE,
 };
 use super::{
-    float_arg, glob_match, int_arg, is, parse_f64, CmdError, CmdResult, Ctx, SYNTAX, WRONGTYPE,
+    float_arg, glob_match, int_arg, is, parse_f64, parse_f64_bound, CmdError, CmdResult, Ctx,
+    SYNTAX, WRONGTYPE,
 };
 use crate::blocking;
 use crate::db::object::{AddFlags, Added, LexBound, LexRange, Range, ScoreRange, Set, ZSet};
@@ -85,8 +86,8 @@ fn existing<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a mut ZSet>
 /// `min`/`max` of a score range: a float, `(` before it for exclusive.
 fn score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
     let bound = |arg: &[u8]| match arg.strip_prefix(b"(") {
-        Some(rest) => parse_f64(rest).map(|v| (v, true)),
-        None => parse_f64(arg).map(|v| (v, false)),
+        Some(rest) => parse_f64_bound(rest).map(|v| (v, true)),
+        None => parse_f64_bound(arg).map(|v| (v, false)),
     };
     let ((min, min_ex), (max, max_ex)) = bound(min).zip(bound(max)).ok_or(NOT_FLOAT_RANGE)?;
     Ok(ScoreRange {

@@ -54,9 +54,23 @@ pub fn int_arg(arg: &[u8]) -> Result<i64, CmdError> {
     parse_i64(arg).ok_or(NOT_INTEGER)
 }
 
-/// A float as Redis reads it (strtold): decimal or exponent forms, `inf`,
-/// `-inf`, `+inf`; no NaN, no surrounding spaces.
+/// A float as Redis reads it (strtod): decimal or exponent forms, C's
+/// hexadecimal floats (`0x1.8p3`), `inf`, `-inf`, `+inf`; no NaN, no
+/// surrounding spaces, and, as Redis refuses what strtod reports out of
+/// range, nothing that overflows to infinity or underflows to zero.
 pub fn parse_f64(arg: &[u8]) -> Option<f64> {
+    read_float(arg, true)
+}
+
+/// A score range's bound as Redis reads it (bare strtod): as `parse_f64`,
+/// but leading spaces are skipped and out-of-range values saturate
+/// (`1e400` is inf, `1e-400` is 0).
+pub fn parse_f64_bound(arg: &[u8]) -> Option<f64> {
+    read_float(arg.trim_ascii_start(), false)
+}
+
+/// `parse_f64`, refusing what strtod reports out of range when `strict`.
+fn read_float(arg: &[u8], strict: bool) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
     if text.is_empty()
         || text.starts_with(char::is_whitespace)
@@ -64,13 +78,50 @@ pub fn parse_f64(arg: &[u8]) -> Option<f64> {
     {
         return None;
     }
-    let value = match text.to_ascii_lowercase().as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        lower if lower.contains("inf") || lower.contains("nan") => return None,
+    let lower = text.to_ascii_lowercase();
+    let unsigned = lower.trim_start_matches(['+', '-']);
+    let value = match lower.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => return Some(f64::INFINITY),
+        "-inf" | "-infinity" => return Some(f64::NEG_INFINITY),
+        _ if lower.contains("inf") || lower.contains("nan") => return None,
+        _ if unsigned.starts_with("0x") => parse_hex_f64(&lower)?,
         _ => text.parse::<f64>().ok()?,
     };
-    (!value.is_nan()).then_some(value)
+    let mantissa = unsigned.split(['e', 'p']).next().unwrap_or_default();
+    let underflow = value == 0.0
+        && mantissa
+            .bytes()
+            .any(|b| b.is_ascii_hexdigit() && b != b'0' && b != b'x');
+    let in_range = value.is_finite() && !underflow;
+    (in_range || !strict).then_some(value)
+}
+
+/// C's hexadecimal float, lowercased: `[sign]0x<hex>[.<hex>][p[sign]<dec>]`.
+fn parse_hex_f64(text: &str) -> Option<f64> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let rest = rest.strip_prefix("0x")?;
+    let (mantissa, exponent) = match rest.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut value = 0.0;
+    for digit in whole.chars() {
+        value = value * 16.0 + f64::from(digit.to_digit(16)?);
+    }
+    let mut place = 1.0 / 16.0;
+    for digit in fraction.chars() {
+        value += f64::from(digit.to_digit(16)?) * place;
+        place /= 16.0;
+    }
+    let value = value * 2f64.powi(exponent);
+    Some(if negative { -value } else { value })
 }
 
 pub fn float_arg(arg: &[u8]) -> Result<f64, CmdError> {
@@ -225,6 +276,27 @@ mod tests {
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
+        // C's hexadecimal floats, as strtod reads them.
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"0x1.8p1"), Some(3.0));
+        assert_eq!(parse_f64(b"-0X1P-2"), Some(-0.25));
+        assert_eq!(parse_f64(b".8"), Some(0.8));
+        for bad in [&b"0x"[..], b"0x1p", b"0xg", b"1e", b"0x1.8q1"] {
+            assert_eq!(parse_f64(bad), None, "{:?}", std::str::from_utf8(bad));
+        }
+        // Out of range: refused as a value, saturated as a range bound.
+        for (text, bound) in [
+            (&b"1e400"[..], f64::INFINITY),
+            (b"-1e400", f64::NEG_INFINITY),
+            (b"1e-400", 0.0),
+        ] {
+            assert_eq!(parse_f64(text), None);
+            assert_eq!(parse_f64_bound(text), Some(bound));
+        }
+        assert_eq!(parse_f64(b"0e5"), Some(0.0));
+        assert_eq!(parse_f64(b"1e-310"), Some(1e-310));
+        assert_eq!(parse_f64_bound(b" 2"), Some(2.0));
+        assert_eq!(parse_f64_bound(b"2 "), None);
     }
 
     #[test]
