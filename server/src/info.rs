@@ -117,7 +117,7 @@ fn clients_section(server: &Server, out: &mut String) {
 
 fn memory_section(server: &Server, out: &mut String) {
     let used = server.memory.refresh();
-    let rss = server.memory.rss();
+    let rss = server.memory.refresh_rss();
     let peak = server.memory.peak();
     // Scripts' interpreters, left out of used_memory as Redis does.
     let lua = crate::scripting::lua_memory();

@@ -39,6 +39,7 @@ fn main() {
         }
     };
     init_logging(&config.loglevel);
+    memory::count_this_thread();
     if let Err(e) = std::env::set_current_dir(&config.dir) {
         eprintln!("can't chdir to '{}': {e}", config.dir);
         std::process::exit(1);
@@ -47,6 +48,7 @@ fn main() {
         .worker_threads(config.io_threads.max(1) as usize)
         .enable_all()
         .thread_name("slotcache")
+        .on_thread_start(memory::count_this_thread)
         .build()
         .expect("tokio runtime");
     runtime.block_on(async move {

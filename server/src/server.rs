@@ -141,6 +141,7 @@ impl Server {
     /// Runs the node until the process is stopped.
     pub async fn run(self: Arc<Self>, listener: TcpListener) {
         self.memory.refresh();
+        self.memory.refresh_rss();
         let server = Arc::clone(&self);
         self.memory
             .start_sampler(move || server.hot.maxmemory.load(Relaxed) > 0);

@@ -13,7 +13,8 @@ const ROUNDS: usize = 150;
 
 #[test]
 fn pipelines_on_one_hot_key_mixed_with_everything_else() {
-    // Keys with a TTL fill the memory, so writes evict (only those).
+    // Keys with a TTL fill the memory (4800 of 600 bytes), so writes evict
+    // (only those).
     let node = Node::start(&["--maxmemory", "3mb", "--maxmemory-policy", "volatile-lru"]);
     let started = Instant::now();
     let workers: Vec<_> = (0..CLIENTS)
@@ -28,7 +29,7 @@ fn pipelines_on_one_hot_key_mixed_with_everything_else() {
                         pipe.cmd("GET").arg("hot").ignore();
                         pipe.cmd("SET")
                             .arg(format!("fill:{c}:{r}:{i}"))
-                            .arg(vec![b'x'; 200])
+                            .arg(vec![b'x'; 600])
                             .arg("EX")
                             .arg(600)
                             .ignore();

@@ -292,6 +292,54 @@ fn writes_right_after_flushall_are_not_refused_for_memory_being_freed() {
     );
 }
 
+/// used_memory is what the node holds: it grows by what many clients store
+/// and comes back down when the keys go, freed on other threads (big values
+/// and FLUSHALL are freed off-thread, eviction runs on its own thread).
+#[test]
+fn used_memory_follows_what_is_held() {
+    let node = start("allkeys-lru", "0");
+    let mut con = node.client();
+    let baseline = info_field(&mut con, "memory", "used_memory");
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let mut con = node.client();
+            std::thread::spawn(move || write(&mut con, &names(&format!("t{t}:"), 5_000), None))
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let mut pipe = redis::pipe();
+    for i in 0..100_000 {
+        pipe.cmd("HSET").arg("big").arg(i).arg(i).ignore();
+    }
+    pipe.query::<()>(&mut con).unwrap();
+    let loaded = info_field(&mut con, "memory", "used_memory") - baseline;
+    // 40,000 values of 1000 bytes (1024 as allocated), their keys and
+    // entries, and a 100k-field hash.
+    assert!(
+        (42_000_000..60_000_000).contains(&loaded),
+        "used_memory grew by {loaded}"
+    );
+    let _: () = redis::cmd("DEL").arg("big").query(&mut con).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(baseline + 20_000_000)
+        .query(&mut con)
+        .unwrap();
+    wait_until(Duration::from_secs(5), "eviction down to the limit", || {
+        info_field(&mut con, "memory", "used_memory") <= baseline + 20_000_000
+    });
+    let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+    wait_until(Duration::from_secs(5), "the keys' memory freed", || {
+        let used = info_field(&mut con, "memory", "used_memory");
+        // Not below where it started either: that would be memory freed
+        // by a thread whose allocations were never counted.
+        (baseline - baseline / 4..baseline + 2_000_000).contains(&used)
+    });
+}
+
 #[test]
 fn lowering_maxmemory_evicts_down_to_it() {
     let node = start("allkeys-lru", "0");

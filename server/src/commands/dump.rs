@@ -276,9 +276,12 @@ fn keep(target: &str, stream: TcpStream, db: i64) {
     // Idle connections close after CACHE_TTL, as Redis's cron closes them.
     static PRUNER: std::sync::Once = std::sync::Once::new();
     PRUNER.call_once(|| {
-        let prune = || loop {
-            std::thread::sleep(Duration::from_secs(1));
-            cached().retain(|c| c.last_use.elapsed() < CACHE_TTL);
+        let prune = || {
+            crate::memory::count_this_thread();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                cached().retain(|c| c.last_use.elapsed() < CACHE_TTL);
+            }
         };
         if let Err(e) = std::thread::Builder::new()
             .name("migrate-sockets".into())

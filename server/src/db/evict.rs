@@ -39,14 +39,11 @@ const TIME_LIMIT: Duration = Duration::from_micros(500);
 /// Keys evicted between looks at the clock (as Redis).
 const CHECK_EVERY: usize = 16;
 /// How long memory may grow before anyone sees it: `used_memory` is a
-/// sample, re-read every 5 ms (server.rs), because reading the allocator
-/// costs ~30 µs. Twice that, to be safe.
-const SAMPLE_LAG: Duration = Duration::from_millis(10);
+/// sample, re-read every millisecond (memory.rs). Twice that, to be safe.
+const SAMPLE_LAG: Duration = Duration::from_millis(2);
 /// Before any write rate is known, eviction starts this fraction of the
 /// limit below it.
 const INITIAL_HEADROOM: u64 = 32;
-/// An evictor's own reading of the allocator is trusted this long.
-const FRESH: Duration = Duration::from_millis(1);
 /// Values with more elements are freed off-thread (Redis's LAZYFREE_THRESHOLD).
 const LAZYFREE_THRESHOLD: usize = 64;
 
@@ -81,8 +78,6 @@ struct Pool {
     /// The last pass ran out of time: the next one carries on with its
     /// headroom, as the rate since `settled` no longer tells anything.
     unfinished: bool,
-    /// When an evictor last read the allocator.
-    refreshed: Option<Instant>,
     /// `maxmemory`, and whether the policy evicts, as last set.
     limit: (u64, bool),
 }
@@ -105,7 +100,6 @@ impl Default for Evictor {
                 scored_at: 0,
                 settled: None,
                 unfinished: false,
-                refreshed: None,
                 limit: (0, false),
             }),
             headroom: AtomicU64::new(0),
@@ -153,15 +147,18 @@ pub fn start_background(server: &Arc<Server>) {
     let weak = Arc::downgrade(server);
     let thread = std::thread::Builder::new()
         .name("evictor".into())
-        .spawn(move || loop {
-            std::thread::park();
+        .spawn(move || {
+            crate::memory::count_this_thread();
             loop {
-                let Some(server) = weak.upgrade() else {
-                    return;
-                };
-                let _shared = server.db.exclusive.read();
-                if evict(&server, true) != Outcome::Running {
-                    break;
+                std::thread::park();
+                loop {
+                    let Some(server) = weak.upgrade() else {
+                        return;
+                    };
+                    let _shared = server.db.exclusive.read();
+                    if evict(&server, true) != Outcome::Running {
+                        break;
+                    }
                 }
             }
         })
@@ -223,12 +220,8 @@ fn evict(server: &Server, background: bool) -> Outcome {
         pool.candidates.clear();
     }
     let started = Instant::now();
-    // The periodic sample may be a few ms old; an evictor that just re-read
-    // the allocator (serialised by the pool lock) left a fresher one.
-    let mut used = server.memory.used();
-    if pool.refreshed.is_none_or(|at| at.elapsed() > FRESH) {
-        used = refresh(server, &mut pool);
-    }
+    // The periodic sample may be a millisecond old.
+    let mut used = server.memory.refresh();
     let before = evictor.headroom();
     if used <= max.saturating_sub(before) {
         return Outcome::Ok;
@@ -247,7 +240,7 @@ fn evict(server: &Server, background: bool) -> Outcome {
             let Some(bytes) = evict_one(db, &mut pool, samples) else {
                 // Nothing to make room with: only the limit itself counts.
                 evictor.headroom.store(0, Relaxed);
-                return wait_for_lazyfree(server, &mut pool, max);
+                return wait_for_lazyfree(server, max);
             };
             freed += bytes;
             evicted += 1;
@@ -255,7 +248,7 @@ fn evict(server: &Server, background: bool) -> Outcome {
         }
         // Also leaves a fresh sample, so the next writer does not evict what
         // this pass already freed.
-        used = refresh(server, &mut pool);
+        used = server.memory.refresh();
         if out_of_time && used > target {
             evictor.wake();
             pool.unfinished = true;
@@ -286,10 +279,10 @@ fn headroom(pool: &Pool, before: u64, used: u64, now: Instant, max: u64) -> u64 
 /// thread (FLUSHALL, big deletions) count in `used_memory` until they are:
 /// as Redis's cant_free, wait a little for them; while some remain, let
 /// the write through rather than refuse it for memory that is garbage.
-fn wait_for_lazyfree(server: &Server, pool: &mut Pool, max: u64) -> Outcome {
+fn wait_for_lazyfree(server: &Server, max: u64) -> Outcome {
     let started = Instant::now();
     loop {
-        if refresh(server, pool) <= max {
+        if server.memory.refresh() <= max {
             return Outcome::Ok;
         }
         if !super::lazyfree_pending() {
@@ -300,11 +293,6 @@ fn wait_for_lazyfree(server: &Server, pool: &mut Pool, max: u64) -> Outcome {
         }
         std::thread::sleep(Duration::from_micros(100));
     }
-}
-
-fn refresh(server: &Server, pool: &mut Pool) -> u64 {
-    pool.refreshed = Some(Instant::now());
-    server.memory.refresh()
 }
 
 /// Evicts the best key under the pool's policy; returns the bytes it held,
@@ -537,7 +525,6 @@ mod tests {
             scored_at: 0,
             settled: None,
             unfinished: false,
-            refreshed: None,
             limit: (0, false),
         }
     }
@@ -634,15 +621,15 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(headroom(&p, 7, 0, t0, max), 7, "no rate known yet");
         p.settled = Some((t0, 1000));
-        // 1 MB in 100 ms: 100 KB within SAMPLE_LAG.
+        // 1 MB in 100 ms: 20 KB within SAMPLE_LAG (2 ms).
         let later = t0 + Duration::from_millis(100);
-        assert_eq!(headroom(&p, 0, 1000 + 1_000_000, later, max), 100_000);
+        assert_eq!(headroom(&p, 0, 1000 + 1_000_000, later, max), 20_000);
         assert_eq!(
             headroom(&p, 400_000, 1000, later, max),
             300_000,
             "falls by quarters"
         );
-        assert_eq!(headroom(&p, 0, 4 * max, later, max), max / 8, "capped");
+        assert_eq!(headroom(&p, 0, 100 * max, later, max), max / 8, "capped");
         p.unfinished = true;
         assert_eq!(
             headroom(&p, 5, max, later, max),

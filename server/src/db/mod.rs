@@ -366,6 +366,7 @@ pub fn drop_in_background<T: Send + 'static>(value: T) {
         std::thread::Builder::new()
             .name("lazyfree".into())
             .spawn(move || {
+                crate::memory::count_this_thread();
                 for garbage in rx {
                     drop(garbage);
                     LAZYFREE_PENDING.fetch_sub(1, Relaxed);
