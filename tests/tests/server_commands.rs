@@ -1034,3 +1034,56 @@ fn config_set_and_object_reply_as_redis_server() {
         b.replacen("noeviction", "noeviction, allkeys-lfu-lru", 1)
     );
 }
+
+#[test]
+fn introspection_replies_as_redis_server() {
+    let node = Node::start(&[]);
+    let reference = Reference::start();
+    let (mut ours, mut theirs) = (node.client(), reference.client());
+    let script = [
+        "WAIT 0 x",
+        "WAIT x 0",
+        "CONFIG HELP",
+        "COMMAND INFO nosuch",
+        "COMMAND GETKEYS get",
+        "COMMAND GETKEYS get a b",
+        "COMMAND GETKEYS mset a 1 b 2",
+        // Integers below 10000 are one shared object in Redis (no memory
+        // limit here): OBJECT REFCOUNT says INT_MAX.
+        "SET k 9999",
+        "OBJECT REFCOUNT k",
+        "SET k 10000",
+        "OBJECT REFCOUNT k",
+        "SET k 01",
+        "OBJECT REFCOUNT k",
+        "SET k -1",
+        "OBJECT REFCOUNT k",
+        "INCR n",
+        "OBJECT REFCOUNT n",
+        "LPUSH l 1",
+        "OBJECT REFCOUNT l",
+    ];
+    let mut differ = Vec::new();
+    for line in script {
+        let args: Vec<String> = line.split(' ').map(String::from).collect();
+        let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
+        if a != b {
+            differ.push(format!("{line}\n  ours:  {a}\n  redis: {b}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    // ACL categories come in Redis's order (@read @string @fast).
+    for name in [
+        "get", "set", "hset", "zadd", "lpush", "sadd", "del", "blpop", "multi", "eval",
+    ] {
+        let categories = |con: &mut Connection| {
+            let info: Vec<Vec<Value>> = redis::cmd("COMMAND")
+                .arg("INFO")
+                .arg(name)
+                .query(con)
+                .unwrap();
+            format!("{:?}", info[0][6])
+        };
+        assert_eq!(categories(&mut ours), categories(&mut theirs), "{name}");
+    }
+}

@@ -148,7 +148,7 @@ const COMMAND: &[CommandSpec] = &[
     ),
     cmd(
         "command|getkeys",
-        -3,
+        -4,
         LD | ST,
         NK,
         G,

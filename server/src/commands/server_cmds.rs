@@ -9,7 +9,7 @@ use slotcache_protocol::command::{
 use slotcache_protocol::{lookup, Argv, Reply};
 
 use super::{glob_match, help_reply, int_arg, is, resolve, CmdError, CmdResult, Ctx, SYNTAX};
-use crate::config::{find_param, PARAMS};
+use crate::config::{find_param, Policy, PARAMS};
 use crate::db::{Entry, Value};
 use crate::server::Server;
 use crate::{clock, info};
@@ -49,11 +49,37 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
 
 // ---- COMMAND ---------------------------------------------------------------
 
+/// Redis's ACL categories, in the order COMMAND INFO lists them (its
+/// ACLCommandCategories table).
+const ACL_CATEGORIES: [&str; 21] = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
 /// ACL categories, derived from flags and group as Redis assigns them.
 fn acl_categories(spec: &CommandSpec) -> Vec<String> {
     let f = spec.flags;
     let mut cats = Vec::new();
-    let mut add = |c: &str| cats.push(format!("@{c}"));
+    let mut add = |c: &'static str| cats.push(c);
     if f.has(Flags::WRITE) {
         add("write");
     }
@@ -78,7 +104,8 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
         g @ ("string" | "hash" | "list" | "set" | "connection" | "scripting") => add(g),
         _ => {}
     }
-    cats
+    cats.sort_by_key(|c| ACL_CATEGORIES.iter().position(|known| known == c));
+    cats.iter().map(|c| format!("@{c}")).collect()
 }
 
 fn write_command_info(ctx: &mut Ctx, spec: &CommandSpec) {
@@ -200,7 +227,7 @@ fn command_info(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     for name in argv.tail(2).iter() {
         match find_any(name) {
             Some(cmd) => write_command_info(ctx, cmd.spec),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -596,9 +623,23 @@ fn object_idletime(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     })
 }
 
+/// Redis keeps one shared object per integer below 10000 for every key
+/// holding it, unless access times must be kept per key (a memory limit
+/// under an LRU or LFU policy); a shared object reports INT_MAX references.
 fn object_refcount(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    object_key(ctx, argv, |_, _, out| {
-        out.int(1);
+    object_key(ctx, argv, |server, entry, out| {
+        let small_integer = match (entry.value(), entry.object()) {
+            (Value::Str(s), None) if s.len() <= 4 => super::parse_i64(s).is_some_and(|n| n >= 0),
+            _ => false,
+        };
+        let policy = server.config.read().maxmemory_policy;
+        let per_key_access = server.hot.maxmemory.load(Relaxed) > 0
+            && (policy.is_lfu() || matches!(policy, Policy::AllKeysLru | Policy::VolatileLru));
+        out.int(if small_integer && !per_key_access {
+            i32::MAX as i64
+        } else {
+            1
+        });
         Ok(())
     })
 }
@@ -689,7 +730,8 @@ fn slowlog_help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
 /// not block: MULTI), else blocked until the timeout (0: for ever), then 0.
 fn wait(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let wanted = int_arg(argv.get(1))?;
-    let timeout = int_arg(argv.get(2))?;
+    let timeout = int_arg(argv.get(2))
+        .map_err(|_| CmdError::Static("ERR timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(CmdError::Static("ERR timeout is negative"));
     }

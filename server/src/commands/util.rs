@@ -325,7 +325,7 @@ pub fn help_reply(ctx: &mut super::Ctx, command: &str, lines: &[&str]) {
         ctx.out.simple(line);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 /// `ERR invalid expire time in '<command>' command`.
