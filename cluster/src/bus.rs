@@ -39,6 +39,8 @@ pub struct Cluster {
     listener: Mutex<Option<std::net::TcpListener>>,
     /// Drops the keys of slots another node took over.
     on_slots_lost: OnceLock<SlotsLostHook>,
+    /// Unsubscribes the shard channels of slots this shard stopped serving.
+    on_slots_unserved: OnceLock<SlotsLostHook>,
     /// Delivers a PUBLISH from another node to this node's subscribers.
     on_publish: OnceLock<PublishHook>,
 }
@@ -161,6 +163,7 @@ impl Cluster {
             _conf_lock: conf_lock,
             listener: Mutex::new(Some(listener)),
             on_slots_lost: OnceLock::new(),
+            on_slots_unserved: OnceLock::new(),
             on_publish: OnceLock::new(),
         });
         let mut shared = cluster.shared.lock();
@@ -185,14 +188,28 @@ impl Cluster {
             tracing::warn!("can't write the cluster config file: {e}");
         }
         let lost = std::mem::take(&mut shared.state.lost_slots);
+        let unserved = std::mem::take(&mut shared.state.unserved_slots);
         drop(shared);
-        self.slots_lost(&lost);
+        for (slots, hook) in [
+            (lost, &self.on_slots_lost),
+            (unserved, &self.on_slots_unserved),
+        ] {
+            if let (false, Some(f)) = (slots.is_empty(), hook.get()) {
+                f(&slots);
+            }
+        }
         r
     }
 
     /// Sets what happens to the keys of slots another node took over.
     pub fn on_slots_lost(&self, f: impl Fn(&[u16]) + Send + Sync + 'static) {
         let _ = self.on_slots_lost.set(Box::new(f));
+    }
+
+    /// Sets what happens when this node's shard stops serving slots (any
+    /// move, DELSLOTS, a failover elsewhere): its shard channels go.
+    pub fn on_slots_unserved(&self, f: impl Fn(&[u16]) + Send + Sync + 'static) {
+        let _ = self.on_slots_unserved.set(Box::new(f));
     }
 
     /// Sets how a PUBLISH from another node reaches local subscribers.
@@ -236,12 +253,6 @@ impl Cluster {
     }
 
     /// Runs the hook without the state lock held: it locks keyspace slots.
-    fn slots_lost(&self, lost: &[u16]) {
-        if let (false, Some(f)) = (lost.is_empty(), self.on_slots_lost.get()) {
-            f(lost);
-        }
-    }
-
     fn commit(&self, shared: &mut Shared) -> std::io::Result<()> {
         let state = &mut shared.state;
         if state.dirty_routing {

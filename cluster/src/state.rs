@@ -59,6 +59,10 @@ pub struct State {
     /// Slots this node served until a node with a newer config epoch took
     /// them: their keys must go (Redis's dirty slots).
     pub lost_slots: Vec<u16>,
+    /// Slots this node's shard (it, or the primary it replicates) stopped
+    /// serving, by any means: their shard channels' subscribers are
+    /// unsubscribed (Redis's removeChannelsInSlot).
+    pub unserved_slots: Vec<u16>,
     election: Election,
     manual: Option<Manual>,
 }
@@ -109,6 +113,7 @@ impl State {
             dirty_routing: true,
             outbox: Vec::new(),
             lost_slots: Vec::new(),
+            unserved_slots: Vec::new(),
             election: Election::default(),
             manual: None,
         };
@@ -160,6 +165,10 @@ impl State {
     // ---- slot ownership ----
 
     fn assign(&mut self, slot: u16, to: Option<NodeId>) {
+        let shard = self.my_primary().id;
+        if self.owner[slot as usize] == Some(shard) && to != Some(shard) {
+            self.unserved_slots.push(slot);
+        }
         if let Some(old) = self.owner[slot as usize].take() {
             if let Some(n) = self.nodes.get_mut(&old) {
                 n.slots.remove(slot);

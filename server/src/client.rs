@@ -98,6 +98,7 @@ pub struct Client {
 pub struct ListedState {
     pub subscriptions: usize,
     pub patterns: usize,
+    pub shard_subscriptions: usize,
     /// Commands queued since MULTI; None outside a transaction.
     pub queued: Option<usize>,
     /// A WATCHed key changed: EXEC will fail.
@@ -108,7 +109,7 @@ pub struct ListedState {
 
 impl ListedState {
     pub fn pubsub(&self) -> bool {
-        self.subscriptions + self.patterns > 0
+        self.subscriptions + self.patterns + self.shard_subscriptions > 0
     }
 
     /// Redis's `flags=` letters, in Redis's order; N for none.
@@ -137,10 +138,12 @@ impl Client {
     /// Mirrors the state CLIENT LIST shows into the handle, once per batch
     /// (the handle's lock is taken only when something changed).
     pub fn publish_state(&mut self) {
-        let (subscriptions, patterns) = self.pubsub.as_ref().map_or((0, 0), |s| s.counts());
+        let (subscriptions, patterns, shard_subscriptions) =
+            self.pubsub.as_ref().map_or((0, 0, 0), |s| s.counts());
         let state = ListedState {
             subscriptions,
             patterns,
+            shard_subscriptions,
             queued: self.tx.queued_len(),
             dirty_cas: self.tx.watch_changed(),
             blocked: self.blocked.is_some(),
@@ -171,9 +174,9 @@ impl Client {
         self.handle.id
     }
 
-    /// Subscribed to a channel or pattern (Redis's CLIENT_PUBSUB).
+    /// Subscribed to a channel, pattern or shard channel (Redis's CLIENT_PUBSUB).
     pub fn subscribed(&self) -> bool {
-        self.pubsub.as_ref().is_some_and(|s| s.count() > 0)
+        self.pubsub.as_ref().is_some_and(|s| s.any())
     }
 
     pub fn set_resp3(&mut self, on: bool) {

@@ -65,6 +65,18 @@ pub fn start(server: &Arc<Server>) {
                 );
             }
         });
+        let weak = Arc::downgrade(server);
+        cluster.on_slots_unserved(move |slots| {
+            if let Some(server) = weak.upgrade() {
+                let mut unserved = vec![false; slotcache_cluster::SLOT_COUNT];
+                for &s in slots {
+                    unserved[s as usize] = true;
+                }
+                server
+                    .pubsub
+                    .drop_shard_channels(|channel| unserved[key_slot(channel) as usize]);
+            }
+        });
         // PUBLISHes of other nodes reach this node's subscribers.
         let pubsub = Arc::clone(&server.pubsub);
         cluster.on_publish(move |channel, message| {

@@ -78,11 +78,8 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
         let mut next = Next::Read;
         // Messages published before the commands just read go out before
         // their replies.
-        if let Some(sub) = &client.pubsub {
-            if !sub
-                .subscriber
-                .drain(&mut Reply::new(&mut output, client.resp3))
-            {
+        if let Some(sub) = &mut client.pubsub {
+            if !sub.drain(&mut Reply::new(&mut output, client.resp3)) {
                 cut(server, &handle, output.len());
                 return;
             }

@@ -7,6 +7,7 @@ use slotcache_cluster::SLOT_COUNT;
 
 use crate::clock;
 use crate::memory::human;
+use crate::pubsub::Kind;
 use crate::server::Server;
 
 /// The Redis version slotcache answers as: clients and tools gate features
@@ -145,7 +146,7 @@ fn stats_section(server: &Server, out: &mut String) {
     let l = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
     let _ = write!(
         out,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\n",
         l(&s.total_connections_received),
         l(&s.total_commands_processed),
         l(&s.total_net_input_bytes),
@@ -158,8 +159,9 @@ fn stats_section(server: &Server, out: &mut String) {
         l(&s.total_error_replies),
         l(&s.client_query_buffer_limit_disconnections),
         l(&s.client_output_buffer_limit_disconnections),
-        server.pubsub.channel_count(),
+        server.pubsub.channel_count(Kind::Channel),
         server.pubsub.numpat(),
+        server.pubsub.channel_count(Kind::Shard),
     );
 }
 

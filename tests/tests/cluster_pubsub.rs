@@ -184,6 +184,76 @@ impl Drop for Proc {
     }
 }
 
+/// Sharded Pub/Sub: a shard channel lives in its hash slot, so SSUBSCRIBE
+/// and SPUBLISH are redirected like keys, a subscription spans one slot,
+/// and a message stays on the node that owns it.
+#[test]
+fn shard_channels_route_like_keys() {
+    let nodes = [cluster_node(), cluster_node()];
+    form_cluster(&nodes);
+    // "bar" hashes to slot 5061 (node 0), "foo" to 12182 (node 1).
+    let one_line = |node: &Node, args: &[&[u8]]| {
+        let mut raw = node.raw();
+        raw.send(&resp(args));
+        String::from_utf8_lossy(&read_until(&mut raw, b"\r\n")).into_owned()
+    };
+    let moved = format!("-MOVED 12182 127.0.0.1:{}\r\n", nodes[1].port);
+    assert_eq!(one_line(&nodes[0], &[b"SSUBSCRIBE", b"foo"]), moved);
+    assert_eq!(one_line(&nodes[0], &[b"SPUBLISH", b"foo", b"m"]), moved);
+    assert_eq!(
+        one_line(&nodes[0], &[b"SSUBSCRIBE", b"bar", b"foo"]),
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+    );
+
+    let mut sub = nodes[0].raw();
+    sub.send(&resp(&[b"SSUBSCRIBE", b"bar", b"{bar}2"]));
+    let mut confirmed = frame(false, &[b"ssubscribe", b"bar"], Some(1));
+    confirmed.extend(frame(false, &[b"ssubscribe", b"{bar}2"], Some(2)));
+    read_until(&mut sub, &confirmed);
+    assert_eq!(one_line(&nodes[0], &[b"SPUBLISH", b"bar", b"hi"]), ":1\r\n");
+    let want = frame(false, &[b"smessage", b"bar", b"hi"], None);
+    assert_eq!(sub.read_exact_len(want.len()), want);
+    // PUBLISH's channels are another namespace, delivered everywhere.
+    assert_eq!(one_line(&nodes[1], &[b"PUBLISH", b"bar", b"x"]), ":0\r\n");
+    let counts: Vec<String> = q(
+        &mut nodes[0].client(),
+        &["PUBSUB", "SHARDNUMSUB", "bar", "foo"],
+    );
+    assert_eq!(counts, ["bar", "1", "foo", "0"]);
+
+    // The slot moves to node 1: node 0 unsubscribes its shard channels
+    // there (both are in slot 5061), as Redis's removeChannelsInSlot does.
+    let target: String = q(&mut nodes[1].client(), &["CLUSTER", "MYID"]);
+    for node in &nodes {
+        q::<()>(
+            &mut node.client(),
+            &["CLUSTER", "SETSLOT", "5061", "NODE", &target],
+        );
+    }
+    let mut gone = frame(false, &[b"sunsubscribe", b"bar"], Some(1));
+    gone.extend(frame(false, &[b"sunsubscribe", b"{bar}2"], Some(0)));
+    let got = read_until(&mut sub, b":0\r\n");
+    // The two arrive in either order; the counts say which came first.
+    let names = |frames: &[u8]| {
+        let mut names: Vec<String> = String::from_utf8_lossy(frames)
+            .split("*3\r\n")
+            .map(|f| f.split("\r\n").nth(3).unwrap_or("").to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(&got),
+        names(&gone),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(
+        one_line(&nodes[0], &[b"SPUBLISH", b"bar", b"m"]),
+        format!("-MOVED 5061 127.0.0.1:{}\r\n", nodes[1].port)
+    );
+}
+
 fn start_on(node: &Node) -> (Proc, u16) {
     let port = free_port();
     let child = Command::new(binary())

@@ -3,6 +3,7 @@
 //! may send, PUBSUB introspection, and a slow subscriber cut at its output
 //! limit while the publisher goes on unhindered.
 
+mod reference;
 mod replies;
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -372,4 +373,79 @@ fn a_slow_subscriber_is_cut_while_the_publisher_goes_on() {
     drop(publisher);
     drop(node);
     reader.join().unwrap();
+}
+
+/// Sharded Pub/Sub in RESP2 and RESP3 against redis-server, byte for byte:
+/// confirmations count shard channels alone, messages are `smessage`,
+/// patterns and PUBLISH do not cross into it, SSUBSCRIBE is refused in
+/// MULTI where SUBSCRIBE is not.
+fn shard_transcript(port: u16) -> Vec<String> {
+    let mut wires = [Wire::at(port), Wire::at(port), Wire::at(port)];
+    let mut out = Vec::new();
+    // (connection: 0 subscribes, 1 publishes, 2 in RESP3; command;
+    // replies it gets)
+    let script: &[(usize, &[&str], usize)] = &[
+        (0, &["SSUBSCRIBE", "a", "b"], 2),
+        (0, &["SUBSCRIBE", "c"], 1),
+        (0, &["PSUBSCRIBE", "*"], 1),
+        (0, &["GET", "x"], 1),
+        (1, &["SPUBLISH", "a", "m1"], 1),
+        (0, &[], 1),
+        (1, &["PUBLISH", "a", "m2"], 1),
+        (0, &[], 1),
+        (1, &["SPUBLISH", "c", "m3"], 1),
+        (1, &["PUBSUB", "SHARDCHANNELS", "a*"], 1),
+        (1, &["PUBSUB", "SHARDNUMSUB", "a", "c"], 1),
+        (1, &["PUBSUB", "NUMSUB", "a", "c"], 1),
+        (1, &["SSUBSCRIBE"], 1),
+        (1, &["SPUBLISH", "a"], 1),
+        (0, &["SUNSUBSCRIBE", "a", "zz"], 2),
+        (0, &["UNSUBSCRIBE"], 1),
+        (0, &["PUNSUBSCRIBE"], 1),
+        (0, &["PING"], 1),
+        (0, &["SUNSUBSCRIBE"], 1),
+        (0, &["SUNSUBSCRIBE"], 1),
+        (0, &["PING"], 1),
+        (2, &["HELLO", "3"], 1),
+        (2, &["SSUBSCRIBE", "s"], 1),
+        (2, &["GET", "x"], 1),
+        (1, &["SPUBLISH", "s", "hi"], 1),
+        (2, &[], 1),
+        (2, &["SUNSUBSCRIBE"], 1),
+        (2, &["SUNSUBSCRIBE"], 1),
+        (1, &["MULTI"], 1),
+        (1, &["SSUBSCRIBE", "a"], 1),
+        (1, &["EXEC"], 1),
+        (
+            1,
+            &["EVAL", "return redis.call('spublish', 'a', 'b')", "0"],
+            1,
+        ),
+    ];
+    for (at, cmd, replies) in script {
+        let wire = &mut wires[*at];
+        if !cmd.is_empty() {
+            wire.send(cmd);
+        }
+        for _ in 0..*replies {
+            let reply = wire.reply();
+            // HELLO's map: its fields (version, availability_zone) differ.
+            out.push(if cmd.first() == Some(&"HELLO") {
+                reply[..1].into()
+            } else {
+                reply
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn shard_channels_reply_as_redis_server() {
+    let node = Node::start(&[]);
+    let reference = reference::Reference::start();
+    assert_eq!(
+        shard_transcript(node.port),
+        shard_transcript(reference.port)
+    );
 }

@@ -96,7 +96,7 @@ fn describe(h: &ClientHandle, running: Option<usize>) -> String {
     let omem = h.output_buffer.load(Relaxed);
     let state = *h.state.lock();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub=0 multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
         h.id,
         h.addr,
         h.local_addr,
@@ -106,6 +106,7 @@ fn describe(h: &ClientHandle, running: Option<usize>) -> String {
         state.flags(),
         state.subscriptions,
         state.patterns,
+        state.shard_subscriptions,
         state.queued.map_or(-1, |n| n as i64),
         qbuf + omem + 16384,
         h.resp.load(Relaxed),

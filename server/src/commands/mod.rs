@@ -466,7 +466,15 @@ fn check(server: &Server, client: &mut Client, argv: &Argv) -> Result<CommandRef
         && client.subscribed()
         && !matches!(
             cmd.spec.name,
-            "ping" | "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "quit" | "reset"
+            "ping"
+                | "subscribe"
+                | "unsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "ssubscribe"
+                | "sunsubscribe"
+                | "quit"
+                | "reset"
         )
     {
         return Err(CmdError::Owned(format!(

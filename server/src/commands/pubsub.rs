@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use slotcache_protocol::{Argv, Reply};
+use slotcache_protocol::Argv;
 
 use super::{help_reply, printable, CmdError, CmdResult, Ctx};
-use crate::pubsub::{Kind, Subscription};
+use crate::pubsub::{confirm, Kind, Subscription};
 
 pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("subscribe", subscribe),
@@ -14,24 +14,18 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("psubscribe", psubscribe),
     ("punsubscribe", punsubscribe),
     ("publish", publish),
+    ("ssubscribe", ssubscribe),
+    ("sunsubscribe", sunsubscribe),
+    ("spublish", spublish),
     ("pubsub|channels", channels),
     ("pubsub|numsub", numsub),
+    ("pubsub|shardchannels", shardchannels),
+    ("pubsub|shardnumsub", shardnumsub),
     ("pubsub|numpat", numpat),
     ("pubsub|help", help),
 ];
 
-/// One confirmation: [kind, name or null, subscriptions left], pushed.
-fn confirm(out: &mut Reply, word: &str, name: Option<&[u8]>, count: usize) {
-    out.push(3);
-    out.bulk(word.as_bytes());
-    match name {
-        Some(n) => out.bulk(n),
-        None => out.null(),
-    }
-    out.int(count as i64);
-}
-
-/// SUBSCRIBE and PSUBSCRIBE.
+/// SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE.
 fn subscribe_generic(ctx: &mut Ctx, argv: &Argv, kind: Kind, word: &str) -> CmdResult {
     let client = &mut *ctx.client;
     let sub = client.pubsub.get_or_insert_with(|| {
@@ -39,15 +33,15 @@ fn subscribe_generic(ctx: &mut Ctx, argv: &Argv, kind: Kind, word: &str) -> CmdR
     });
     // Messages already queued were published before this command: they go
     // first. A subscriber cut meanwhile is closed by its connection.
-    sub.subscriber.drain(&mut ctx.out);
+    sub.drain(&mut ctx.out);
     for name in argv.tail(1).iter() {
         sub.subscribe(kind, name);
-        confirm(&mut ctx.out, word, Some(name), sub.count());
+        confirm(&mut ctx.out, word, Some(name), sub.count(kind));
     }
     Ok(())
 }
 
-/// UNSUBSCRIBE and PUNSUBSCRIBE: the names given, or without any, every
+/// UNSUBSCRIBE, PUNSUBSCRIBE and SUNSUBSCRIBE: the names given, or without any, every
 /// subscription of that kind; one confirmation each, or one with a null
 /// name when there is nothing to confirm.
 fn unsubscribe_generic(ctx: &mut Ctx, argv: &Argv, kind: Kind, word: &str) -> CmdResult {
@@ -60,21 +54,21 @@ fn unsubscribe_generic(ctx: &mut Ctx, argv: &Argv, kind: Kind, word: &str) -> Cm
         }
         return Ok(());
     };
-    sub.subscriber.drain(&mut ctx.out);
+    sub.drain(&mut ctx.out);
     if argv.len() > 1 {
         for name in argv.tail(1).iter() {
             sub.unsubscribe(kind, name);
-            confirm(&mut ctx.out, word, Some(name), sub.count());
+            confirm(&mut ctx.out, word, Some(name), sub.count(kind));
         }
         return Ok(());
     }
     let names = sub.names(kind);
     if names.is_empty() {
-        confirm(&mut ctx.out, word, None, sub.count());
+        confirm(&mut ctx.out, word, None, sub.count(kind));
     }
     for name in names {
         sub.unsubscribe(kind, &name);
-        confirm(&mut ctx.out, word, Some(&name), sub.count());
+        confirm(&mut ctx.out, word, Some(&name), sub.count(kind));
     }
     Ok(())
 }
@@ -95,6 +89,29 @@ fn punsubscribe(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     unsubscribe_generic(ctx, argv, Kind::Pattern, "punsubscribe")
 }
 
+/// Unlike SUBSCRIBE, refused inside MULTI (Redis kept that only for the
+/// old commands' sake).
+fn ssubscribe(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    if !ctx.may_block {
+        return Err(CmdError::Static(
+            "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
+    }
+    subscribe_generic(ctx, argv, Kind::Shard, "ssubscribe")
+}
+
+fn sunsubscribe(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    unsubscribe_generic(ctx, argv, Kind::Shard, "sunsubscribe")
+}
+
+/// Delivered on this node only: the channel's slot is this node's (the
+/// command table routes the channel as a key).
+fn spublish(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let receivers = ctx.server.pubsub.publish_shard(argv.get(1), argv.get(2));
+    ctx.out.int(receivers as i64);
+    Ok(())
+}
+
 /// In cluster mode every other node delivers it too; the reply counts
 /// this node's receivers only, as in Redis.
 fn publish(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
@@ -108,6 +125,15 @@ fn publish(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 }
 
 fn channels(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    list_channels(ctx, argv, Kind::Channel)
+}
+
+fn shardchannels(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    list_channels(ctx, argv, Kind::Shard)
+}
+
+/// PUBSUB CHANNELS and SHARDCHANNELS.
+fn list_channels(ctx: &mut Ctx, argv: &Argv, kind: Kind) -> CmdResult {
     if argv.len() > 3 {
         return Err(CmdError::Owned(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
@@ -115,7 +141,7 @@ fn channels(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         )));
     }
     let pattern = (argv.len() == 3).then(|| argv.get(2));
-    let found = ctx.server.pubsub.channels(pattern);
+    let found = ctx.server.pubsub.channels(kind, pattern);
     ctx.out.array(found.len());
     for c in found {
         ctx.out.bulk(&c);
@@ -123,12 +149,21 @@ fn channels(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     Ok(())
 }
 
-/// A flat array [channel, count, …] in the order asked, under RESP3 too.
 fn numsub(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    count_subscribers(ctx, argv, Kind::Channel)
+}
+
+fn shardnumsub(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    count_subscribers(ctx, argv, Kind::Shard)
+}
+
+/// PUBSUB NUMSUB and SHARDNUMSUB: a flat array [channel, count, …] in the
+/// order asked, under RESP3 too.
+fn count_subscribers(ctx: &mut Ctx, argv: &Argv, kind: Kind) -> CmdResult {
     ctx.out.array(2 * (argv.len() - 2));
     for channel in argv.tail(2).iter() {
         ctx.out.bulk(channel);
-        ctx.out.int(ctx.server.pubsub.numsub(channel) as i64);
+        ctx.out.int(ctx.server.pubsub.numsub(kind, channel) as i64);
     }
     Ok(())
 }
@@ -150,6 +185,10 @@ fn help(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
             "NUMSUB [<channel> ...]",
             "    Return the number of subscribers for the specified channels, excluding",
             "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
         ],
     );
     Ok(())
