@@ -534,3 +534,63 @@ fn patterns_match_as_in_redis_server() {
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+/// COPY against redis-server: every kind of value (an edited string
+/// stays raw), its TTL, REPLACE, and the errors in Redis's order.
+#[test]
+fn copy_replies_as_redis_server() {
+    let node = Node::start(&[]);
+    let reference = reference::Reference::start();
+    let (mut ours, mut theirs) = (node.client(), reference.client());
+    let script = [
+        "COPY a",
+        "COPY a b",
+        "SET a 1",
+        "COPY a a",
+        "COPY a b",
+        "GET b",
+        "COPY a b",
+        "COPY a b REPLACE",
+        "COPY a b DB",
+        "COPY a b DB x",
+        "COPY a b DB 0 REPLACE",
+        "COPY a b DB 99999999999",
+        "COPY a b DB 16",
+        "COPY a b FOO",
+        "COPY nokey b",
+        "EXPIRE a 100",
+        "COPY a c",
+        "TTL c",
+        "RPUSH l x y z",
+        "COPY l l2",
+        "RPUSH l2 w",
+        "LRANGE l 0 -1",
+        "LRANGE l2 0 -1",
+        "HSET h f v",
+        "COPY h h2",
+        "HGETALL h2",
+        "SADD s a",
+        "COPY s s2",
+        "SMEMBERS s2",
+        "ZADD z 1 a 2.5 b",
+        "COPY z z2",
+        "ZRANGE z2 0 -1 WITHSCORES",
+        "OBJECT ENCODING z2",
+        "APPEND a xyz",
+        "COPY a r REPLACE",
+        "GET r",
+        "OBJECT ENCODING r",
+        "COPY h a REPLACE",
+        "TYPE a",
+        "TTL a",
+    ];
+    let mut differ = Vec::new();
+    for line in script {
+        let args: Vec<String> = line.split(' ').map(String::from).collect();
+        let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
+        if a != b {
+            differ.push(format!("{line}\n  ours:  {a}\n  redis: {b}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}

@@ -28,6 +28,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd("randomkey", 1, R, NK, G, "1.0.0", "Returns a random key name from the database."),
     cmd("rename", 3, W, keys(1, 2, 1), G, "1.0.0", "Renames a key and overwrites the destination."),
     cmd("renamenx", 3, W | F, keys(1, 2, 1), G, "1.0.0", "Renames a key only when the target key name doesn't exist."),
+    cmd("copy", -3, W | M, keys(1, 2, 1), G, "6.2.0", "Copies the value of a key to a new key."),
     cmd("dump", 2, R, K1, G, "2.6.0", "Returns a serialized representation of the value stored at a key."),
     cmd("restore", -4, W | M, K1, G, "2.6.0", "Creates a key from the serialized representation of a value."),
     cmd("restore-asking", -4, W | M | Flags::ASKING, K1, G, "3.0.0", "An internal command for migrating keys in a cluster."),

@@ -8,7 +8,7 @@ use super::{
     free_entry, glob_match, int_arg, invalid_expire_time, is, CmdError, CmdResult, Ctx,
     NO_SUCH_KEY, SYNTAX,
 };
-use crate::db::{Entry, Locked, Object};
+use crate::db::{dump, Entry, Locked, Object, Value};
 
 pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("del", del),
@@ -29,6 +29,7 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("randomkey", randomkey),
     ("rename", rename),
     ("renamenx", renamenx),
+    ("copy", copy),
     ("touch", touch),
 ];
 
@@ -352,6 +353,69 @@ fn rename_generic(ctx: &mut Ctx, argv: &Argv, nx: bool) -> CmdResult {
     } else {
         ctx.out.ok();
     }
+    Ok(())
+}
+
+/// COPY source destination [DB db] [REPLACE]: the value and its TTL under
+/// a second name, with a fresh LRU/LFU as a new object has in Redis. The
+/// node has one database, so DB can only name it.
+fn copy(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
+    let (from, to) = (argv.get(1), argv.get(2));
+    let mut replace = false;
+    let mut i = 3;
+    while i < argv.len() {
+        if is(argv.get(i), "replace") {
+            replace = true;
+        } else if is(argv.get(i), "db") && i + 1 < argv.len() {
+            i += 1;
+            let db = int_arg(argv.get(i))?;
+            if i32::try_from(db).is_err() {
+                return Err(CmdError::Static(
+                    "ERR value is out of range, value must between -2147483648 and 2147483647",
+                ));
+            }
+            if db != 0 {
+                return Err(if ctx.server.cluster.is_some() && (0..16).contains(&db) {
+                    CmdError::Static(
+                        "ERR Copying to another database is not allowed in cluster mode",
+                    )
+                } else {
+                    CmdError::Static("ERR DB index is out of range")
+                });
+            }
+        } else {
+            return Err(SYNTAX);
+        }
+        i += 1;
+    }
+    if from == to {
+        return Err(CmdError::Static(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    if ctx.keys.get(from).is_none() || (!replace && ctx.keys.exists(to)) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let access = ctx.server.db.access.fresh();
+    let source = ctx.keys.peek(from).expect("checked to exist");
+    let expire_at = source.expire_at();
+    let copied = match (source.value(), source.object()) {
+        (Value::Str(s), None) => Entry::new_string(to, s, expire_at, access),
+        // An edited string stays one (OBJECT ENCODING raw).
+        (Value::Str(s), Some(_)) => {
+            Entry::new_object(to, Object::Raw(s.to_vec()), expire_at, access)
+        }
+        // Through DUMP's format: one way to walk every kind of value.
+        (Value::Obj(obj), _) => match dump::load(&dump::dump(Value::Obj(obj))) {
+            Ok(obj) => Entry::new_object(to, obj, expire_at, access),
+            Err(_) => return Err(CmdError::Static("ERR Bad data format")),
+        },
+    };
+    if let Some(replaced) = ctx.keys.insert(copied) {
+        free_entry(replaced);
+    }
+    ctx.out.int(1);
     Ok(())
 }
 
