@@ -279,6 +279,8 @@ fn lpos_ranks_counts_and_maxlen() {
     assert_eq!(pos(&mut con, &["RANK", "-1"]), Some(7));
     assert_eq!(pos(&mut con, &["RANK", "-3"]), Some(2));
     assert_eq!(pos(&mut con, &["RANK", "-4"]), None);
+    // Redis 7.0 takes the lowest i64 as a rank (finding nothing).
+    assert_eq!(pos(&mut con, &["RANK", "-9223372036854775808"]), None);
     assert_eq!(many(&mut con, &["COUNT", "2"]), [2, 6]);
     assert_eq!(many(&mut con, &["COUNT", "0"]), [2, 6, 7]);
     assert_eq!(many(&mut con, &["RANK", "2", "COUNT", "0"]), [6, 7]);

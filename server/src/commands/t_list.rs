@@ -247,10 +247,9 @@ fn lpos(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
                 .ok_or(CmdError::Static(msg))
         };
         if is(opt, "rank") {
-            rank = int_arg(value)?;
-            if rank == i64::MIN {
-                return Err(CmdError::Static("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
-            }
+            // Redis 7.0 takes i64::MIN too (7.2 refuses it): no list has
+            // that many matches, so it finds what the next rank finds.
+            rank = int_arg(value)?.max(-i64::MAX);
             if rank == 0 {
                 return Err(CmdError::Static("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
             }
