@@ -30,8 +30,16 @@ impl Flags {
     pub const ALLOW_BUSY: u32 = 1 << 13;
     /// Runs as if ASKING came first (RESTORE-ASKING).
     pub const ASKING: u32 = 1 << 14;
+    /// Not shown to MONITOR (there is none; COMMAND INFO lists it).
+    pub const SKIP_MONITOR: u32 = 1 << 15;
+    /// Not logged in SLOWLOG itself (EXEC: its commands are).
+    pub const SKIP_SLOWLOG: u32 = 1 << 16;
+    /// May be called with no keys although it takes some (EVAL).
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
 
-    const NAMES: [(u32, &'static str); 15] = [
+    /// COMMAND INFO's names, in Redis's order; `may_replicate` is hidden,
+    /// as Redis hides it.
+    const NAMES: [(u32, &'static str); 17] = [
         (Self::WRITE, "write"),
         (Self::READONLY, "readonly"),
         (Self::DENYOOM, "denyoom"),
@@ -41,12 +49,14 @@ impl Flags {
         (Self::BLOCKING, "blocking"),
         (Self::LOADING, "loading"),
         (Self::STALE, "stale"),
+        (Self::SKIP_MONITOR, "skip_monitor"),
+        (Self::SKIP_SLOWLOG, "skip_slowlog"),
+        (Self::ASKING, "asking"),
         (Self::FAST, "fast"),
         (Self::NO_AUTH, "no_auth"),
-        (Self::MAY_REPLICATE, "may_replicate"),
+        (Self::NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (Self::NO_MULTI, "no_multi"),
         (Self::ALLOW_BUSY, "allow_busy"),
-        (Self::ASKING, "asking"),
     ];
 
     #[inline]

@@ -1072,18 +1072,32 @@ fn introspection_replies_as_redis_server() {
         }
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
-    // ACL categories come in Redis's order (@read @string @fast).
-    for name in [
-        "get", "set", "hset", "zadd", "lpush", "sadd", "del", "blpop", "multi", "eval",
-    ] {
-        let categories = |con: &mut Connection| {
-            let info: Vec<Vec<Value>> = redis::cmd("COMMAND")
-                .arg("INFO")
-                .arg(name)
-                .query(con)
-                .unwrap();
-            format!("{:?}", info[0][6])
+    // Every command both have: the same flags and ACL categories, in
+    // Redis's order (@read @string @fast), and the same arity but for
+    // ZRANK/ZREVRANK, which take Redis 7.2's WITHSCORE.
+    let table = |con: &mut Connection| -> HashMap<String, Vec<Value>> {
+        let all: Vec<Vec<Value>> = redis::cmd("COMMAND").query(con).unwrap();
+        all.into_iter()
+            .map(|info| (redis::from_redis_value(info[0].clone()).unwrap(), info))
+            .collect()
+    };
+    let (mine, redis_table) = (table(&mut ours), table(&mut theirs));
+    let mut compared = 0;
+    for (name, info) in &mine {
+        let Some(reference) = redis_table.get(name) else {
+            continue;
         };
-        assert_eq!(categories(&mut ours), categories(&mut theirs), "{name}");
+        compared += 1;
+        let arity_too = !matches!(name.as_str(), "zrank" | "zrevrank");
+        assert_eq!(
+            (&info[2], &info[6], arity_too.then_some(&info[1])),
+            (
+                &reference[2],
+                &reference[6],
+                arity_too.then_some(&reference[1])
+            ),
+            "{name}: flags, categories, arity"
+        );
     }
+    assert!(compared > 150, "{compared} commands compared");
 }

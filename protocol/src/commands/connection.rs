@@ -6,7 +6,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "ping",
         -1,
-        F | ST,
+        F,
         NK,
         G,
         "1.0.0",
@@ -15,7 +15,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "echo",
         2,
-        F | ST,
+        F | LD | ST,
         NK,
         G,
         "1.0.0",
@@ -24,7 +24,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "hello",
         -1,
-        F | NS | LD | ST | NA,
+        F | NS | LD | ST | NA | AB,
         NK,
         G,
         "6.0.0",
@@ -33,7 +33,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "auth",
         -2,
-        F | NS | LD | ST | NA,
+        F | NS | LD | ST | NA | AB,
         NK,
         G,
         "1.0.0",

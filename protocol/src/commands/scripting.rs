@@ -2,6 +2,8 @@ use super::*;
 
 const G: &str = "scripting";
 const MR: u32 = Flags::MAY_REPLICATE;
+/// EVAL's family: hidden from MONITOR, callable without keys.
+const SM_NMK: u32 = Flags::SKIP_MONITOR | Flags::NO_MANDATORY_KEYS;
 /// EVAL's keys: argv[2] says how many follow it.
 const NUMKEYS: KeySpec = numkeys_at(2);
 
@@ -9,7 +11,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "eval",
         -3,
-        NS | ST | MR,
+        NS | ST | MR | SM_NMK,
         NUMKEYS,
         G,
         "2.6.0",
@@ -18,7 +20,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "evalsha",
         -3,
-        NS | ST | MR,
+        NS | ST | MR | SM_NMK,
         NUMKEYS,
         G,
         "2.6.0",
@@ -27,7 +29,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "eval_ro",
         -3,
-        NS | ST | R,
+        NS | ST | R | SM_NMK,
         NUMKEYS,
         G,
         "7.0.0",
@@ -36,7 +38,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "evalsha_ro",
         -3,
-        NS | ST | R,
+        NS | ST | R | SM_NMK,
         NUMKEYS,
         G,
         "7.0.0",

@@ -7,6 +7,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     // runs without a subcommand.
     CommandSpec {
         arity: -1,
+        flags: Flags(LD | ST),
         ..container(
             "command",
             G,
@@ -100,7 +101,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "wait",
         3,
-        0,
+        NS,
         NK,
         "generic",
         "3.0.0",

@@ -15,7 +15,7 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd(
         "exec",
         1,
-        NS | LD | ST,
+        NS | LD | ST | Flags::SKIP_SLOWLOG,
         NK,
         G,
         "1.2.0",

@@ -396,7 +396,8 @@ pub fn call(
     };
     let handler = handlers()[cmd.id].expect("every command in the table has a handler");
     let slow_threshold = server.hot.slowlog_threshold_us.load(Relaxed);
-    let started = (slow_threshold != u64::MAX).then(quanta::Instant::now);
+    let logged = slow_threshold != u64::MAX && !cmd.spec.flags.has(Flags::SKIP_SLOWLOG);
+    let started = logged.then(quanta::Instant::now);
     let result = handler(&mut ctx, argv);
     if cmd.spec.is_write() {
         crate::blocking::keys_written(&mut ctx, argv);

@@ -75,15 +75,38 @@ const ACL_CATEGORIES: [&str; 21] = [
     "scripting",
 ];
 
-/// ACL categories, derived from flags and group as Redis assigns them.
+/// Categories Redis's command tables name beyond what a command's group
+/// gives, and whether they stand instead of the group's.
+const EXPLICIT_CATEGORIES: &[(&str, &[&str], bool)] = &[
+    ("flushall", &["keyspace", "dangerous"], false),
+    ("flushdb", &["keyspace", "dangerous"], false),
+    ("dbsize", &["keyspace"], false),
+    ("info", &["dangerous"], false),
+    ("keys", &["dangerous"], false),
+    ("migrate", &["dangerous"], false),
+    ("restore", &["dangerous"], false),
+    ("restore-asking", &["dangerous"], false),
+    ("asking", &["connection"], false),
+    ("readonly", &["connection"], false),
+    ("readwrite", &["connection"], false),
+    ("command", &["connection"], false),
+    ("wait", &["connection"], true),
+];
+
+/// ACL categories as Redis assigns them: implied by flags (@read not for
+/// scripts), the command's data type or group (not for containers, whose
+/// subcommands carry it), and the explicit ones above.
 fn acl_categories(spec: &CommandSpec) -> Vec<String> {
     let f = spec.flags;
+    let explicit = EXPLICIT_CATEGORIES
+        .iter()
+        .find(|(name, ..)| *name == spec.name);
     let mut cats = Vec::new();
     let mut add = |c: &'static str| cats.push(c);
     if f.has(Flags::WRITE) {
         add("write");
     }
-    if f.has(Flags::READONLY) {
+    if f.has(Flags::READONLY) && spec.group != "scripting" {
         add("read");
     }
     if f.has(Flags::ADMIN) {
@@ -97,12 +120,18 @@ fn acl_categories(spec: &CommandSpec) -> Vec<String> {
         add("blocking");
     }
     add(if f.has(Flags::FAST) { "fast" } else { "slow" });
-    match spec.group {
-        "generic" => add("keyspace"),
-        "sorted-set" => add("sortedset"),
-        "transactions" => add("transaction"),
-        g @ ("string" | "hash" | "list" | "set" | "connection" | "scripting") => add(g),
-        _ => {}
+    let replaced = explicit.is_some_and(|(_, _, instead)| *instead);
+    if spec.subcommands.is_empty() && !replaced {
+        match spec.group {
+            "generic" => add("keyspace"),
+            "sorted-set" => add("sortedset"),
+            "transactions" => add("transaction"),
+            g @ ("string" | "hash" | "list" | "set" | "connection" | "scripting") => add(g),
+            _ => {}
+        }
+    }
+    for c in explicit.map_or(&[][..], |(_, cats, _)| cats) {
+        add(c);
     }
     cats.sort_by_key(|c| ACL_CATEGORIES.iter().position(|known| known == c));
     cats.iter().map(|c| format!("@{c}")).collect()
