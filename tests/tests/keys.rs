@@ -594,3 +594,55 @@ fn copy_replies_as_redis_server() {
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+/// SCAN family cursors are read as Redis reads them (strtoul): a sign, the
+/// empty string as 0, a minus wrapping around; spaces and overflow refused.
+#[test]
+fn scan_cursors_read_as_redis_server() {
+    let node = Node::start(&[]);
+    let reference = reference::Reference::start();
+    let (mut ours, mut theirs) = (node.client(), reference.client());
+    for con in [&mut ours, &mut theirs] {
+        q::<i64>(con, &["SADD", "s", "a"]);
+        q::<i64>(con, &["HSET", "h", "f", "v"]);
+        q::<i64>(con, &["ZADD", "z", "1", "m"]);
+    }
+    let cursors = [
+        "",
+        "0",
+        "+0",
+        "-0",
+        "-",
+        "+",
+        " 1",
+        "1 ",
+        "x",
+        "0x1",
+        "-1",
+        "+5",
+        "18446744073709551615",
+        "18446744073709551616",
+        "-18446744073709551615",
+        "-18446744073709551616",
+    ];
+    for cursor in cursors {
+        for command in [
+            &["SCAN"][..],
+            &["SSCAN", "s"],
+            &["HSCAN", "h"],
+            &["ZSCAN", "z"],
+        ] {
+            let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+            args.push(cursor.to_string());
+            let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
+            assert_eq!(
+                a.starts_with("error"),
+                b.starts_with("error"),
+                "{args:?}\n  ours:  {a}\n  redis: {b}"
+            );
+            if a.starts_with("error") {
+                assert_eq!(a, b, "{args:?}");
+            }
+        }
+    }
+}

@@ -265,10 +265,7 @@ fn keys(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 /// COUNT keys were examined, so every key present for the whole iteration
 /// is returned, whatever the tables do in between; 0 means all slots seen.
 fn scan(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
-    let cursor = std::str::from_utf8(argv.get(1))
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::Static("ERR invalid cursor"))?;
+    let cursor = super::t_set::scan_cursor(argv.get(1))?;
     let (mut pattern, mut type_name, mut count) = (None, None, 10usize);
     let mut i = 2;
     while i < argv.len() {

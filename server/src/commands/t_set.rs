@@ -140,12 +140,30 @@ pub(super) fn reply_member(out: &mut Reply, member: Member) {
     }
 }
 
-/// SSCAN/ZSCAN's cursor; an unreadable one is an error before anything else.
+/// A SCAN family cursor, read as Redis reads it (C's strtoul, base 10): an
+/// optional sign, then digits; a minus wraps around, the empty string is 0,
+/// spaces and overflow are refused. An unreadable one is an error before
+/// anything else.
 pub(super) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg)
+    let invalid = CmdError::Static("ERR invalid cursor");
+    let (negative, digits) = match arg {
+        [] => return Ok(0),
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid);
+    }
+    let value = std::str::from_utf8(digits)
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(CmdError::Static("ERR invalid cursor"))
+        .ok_or(invalid)?;
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// SSCAN/ZSCAN's `[MATCH pattern] [COUNT count]`: the pattern (None for
