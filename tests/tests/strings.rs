@@ -378,6 +378,8 @@ fn append_strlen_getrange_setrange() {
             want,
             "{start} {end}"
         );
+        // SUBSTR: GETRANGE's name before Redis 2.0.
+        assert_eq!(q::<String>(con, &["SUBSTR", "r", start, end]), want);
     }
     assert_eq!(q::<String>(con, &["GETRANGE", "nokey", "0", "-1"]), "");
     assert_eq!(err(con, &["GETRANGE", "r", "0", "x"]), NOT_INTEGER);

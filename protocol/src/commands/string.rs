@@ -22,5 +22,6 @@ pub(crate) const SPECS: &[CommandSpec] = &[
     cmd("append", 3, W | M | F, K1, G, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist."),
     cmd("strlen", 2, R | F, K1, G, "2.2.0", "Returns the length of a string value."),
     cmd("getrange", 4, R, K1, G, "2.4.0", "Returns a substring of the string stored at a key."),
+    cmd("substr", 4, R, K1, G, "1.0.0", "Returns a substring from a string value."),
     cmd("setrange", 4, W | M, K1, G, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
 ];

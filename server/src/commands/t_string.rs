@@ -29,6 +29,8 @@ pub const HANDLERS: &[(&str, super::Handler)] = &[
     ("append", append),
     ("strlen", strlen),
     ("getrange", getrange),
+    // GETRANGE's name until Redis 2.0, still served.
+    ("substr", getrange),
     ("setrange", setrange),
 ];
 
