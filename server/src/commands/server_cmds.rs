@@ -404,14 +404,25 @@ fn info_cmd(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 
 fn config_get(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
     let config = ctx.server.config.read().clone();
-    let mut pairs: Vec<(&str, String)> = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut add = |name: &str, p: &crate::config::Param| {
+        if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            pairs.push((name.to_string(), (p.get)(&config)));
+        }
+    };
     for pattern in argv.tail(2).iter() {
+        // A plain name is looked up, and answered as it was typed (Redis).
+        if !pattern.iter().any(|b| b"[*?".contains(b)) {
+            let name = String::from_utf8_lossy(pattern);
+            if let Some(p) = find_param(&name) {
+                add(&name, p);
+            }
+            continue;
+        }
         for p in PARAMS {
             for name in std::iter::once(&p.name).chain(p.aliases) {
-                if glob_match(pattern, name.as_bytes(), true)
-                    && !pairs.iter().any(|(n, _)| n == name)
-                {
-                    pairs.push((name, (p.get)(&config)));
+                if glob_match(pattern, name.as_bytes(), true) {
+                    add(name, p);
                 }
             }
         }
