@@ -345,7 +345,7 @@ fn scan_returns_every_key() {
 
     for (args, want) in [
         (&["SCAN", "abc"][..], "ERR invalid cursor"),
-        (&["SCAN", "-1"], "ERR invalid cursor"),
+        (&["SCAN", "-"], "ERR invalid cursor"),
         (&["SCAN", "0", "COUNT", "0"], "ERR syntax error"),
         (&["SCAN", "0", "COUNT"], "ERR syntax error"),
         (&["SCAN", "0", "FOO", "bar"], "ERR syntax error"),
