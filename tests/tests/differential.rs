@@ -134,6 +134,7 @@ const TEMPLATES: &[&str] = &[
     "ZINTERCARD 2 {t}a {t}b",
     "ZRANGESTORE $s $s $i $i",
     "ZMPOP 1|2 {t}a {t}b MIN|MAX COUNT 1|3",
+    "ZSCAN $k 0|5 COUNT 1|100",
     "DEL $k",
     "UNLINK $k $k",
     "EXISTS $k $k",

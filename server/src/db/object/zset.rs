@@ -870,8 +870,23 @@ impl ZSet {
     }
 
     /// One ZSCAN step (see `Dict::scan`).
-    pub fn scan<'a>(&'a self, cursor: u64, count: usize, emit: impl FnMut(&'a [u8], f64)) -> u64 {
-        self.scores.scan(cursor, count, emit)
+    /// ZSCAN: a set small enough to pass for a listpack comes whole and in
+    /// score order, as Redis sends a listpack, whatever the cursor.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut emit: impl FnMut(&'a [u8], f64),
+    ) -> u64 {
+        if !self.small {
+            return self.scores.scan(cursor, count, emit);
+        }
+        if self.len() > 0 {
+            for (member, score) in self.walk(0, false) {
+                emit(member, score);
+            }
+        }
+        0
     }
 
     pub fn encoding(&self) -> &'static str {
