@@ -584,15 +584,7 @@ fn copy_replies_as_redis_server() {
         "TYPE a",
         "TTL a",
     ];
-    let mut differ = Vec::new();
-    for line in script {
-        let args: Vec<String> = line.split(' ').map(String::from).collect();
-        let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
-        if a != b {
-            differ.push(format!("{line}\n  ours:  {a}\n  redis: {b}"));
-        }
-    }
-    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    reference::assert_replies_alike(&mut ours, &mut theirs, &script);
 }
 
 /// SCAN family cursors are read as Redis reads them (strtoul): a sign, the

@@ -1017,16 +1017,7 @@ fn config_set_and_object_reply_as_redis_server() {
         "CONFIG SET maxmemory-samples 7 lfu-log-factor -1",
         "CONFIG GET maxmemory-samples",
     ];
-    let mut differ = Vec::new();
-    for line in script {
-        // `~` stands for a space inside an argument.
-        let args: Vec<String> = line.split(' ').map(|w| w.replace('~', " ")).collect();
-        let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
-        if a != b {
-            differ.push(format!("{line}\n  ours:  {a}\n  redis: {b}"));
-        }
-    }
-    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    reference::assert_replies_alike(&mut ours, &mut theirs, &script);
     // Redis's policies in its order, then slotcache's own.
     let args = ["CONFIG", "SET", "maxmemory-policy", "foo"].map(String::from);
     let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
@@ -1068,15 +1059,7 @@ fn introspection_replies_as_redis_server() {
         "LPUSH l 1",
         "OBJECT REFCOUNT l",
     ];
-    let mut differ = Vec::new();
-    for line in script {
-        let args: Vec<String> = line.split(' ').map(String::from).collect();
-        let (a, b) = reference::both(&mut ours, &mut theirs, &args, false);
-        if a != b {
-            differ.push(format!("{line}\n  ours:  {a}\n  redis: {b}"));
-        }
-    }
-    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    reference::assert_replies_alike(&mut ours, &mut theirs, &script);
     // Every command both have: the same flags and ACL categories, in
     // Redis's order (@read @string @fast), and the same arity but for
     // ZRANK/ZREVRANK, which take Redis 7.2's WITHSCORE.

@@ -77,6 +77,21 @@ pub fn both(
     (text(c.query(ours)), text(c.query(theirs)))
 }
 
+/// Runs each line of `script` on both servers (words split at spaces, `~`
+/// standing for a space inside one) and asserts that every reply is the
+/// same, listing all the lines whose replies differ.
+pub fn assert_replies_alike(ours: &mut Connection, theirs: &mut Connection, script: &[&str]) {
+    let mut differ = Vec::new();
+    for line in script {
+        let args: Vec<String> = line.split(' ').map(|w| w.replace('~', " ")).collect();
+        let (a, b) = both(ours, theirs, &args, false);
+        if a != b {
+            differ.push(format!("{line}\n  ours:  {a}\n  redis: {b}"));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
 fn sort_arrays(v: Value) -> Value {
     match v {
         Value::Array(items) | Value::Set(items) => {
