@@ -2,6 +2,8 @@
 //! Redis 7, HSCAN's guarantee under concurrent changes, HRANDFIELD's
 //! count forms.
 
+mod reference;
+
 use std::collections::{HashMap, HashSet};
 
 use redis::Value;
@@ -448,4 +450,59 @@ fn encoding_memory_and_cli() {
     assert_eq!(node.cli(&["HGET", "h", "a"]).trim(), "1");
     assert_eq!(node.cli(&["HLEN", "h"]).trim(), "1002");
     assert_eq!(node.cli(&["-3", "HGETALL", "h"]).lines().count(), 1002);
+}
+
+/// A small hash answers in the order its fields came, as Redis answers
+/// from a listpack (updates keep a field's place, a field deleted and set
+/// again goes last), and turns into a table past Redis's limits for good.
+#[test]
+fn a_small_hash_keeps_redis_listpack_order() {
+    let node = Node::start(&[]);
+    let redis = reference::Reference::start();
+    let (mut ours, mut theirs) = (node.client(), redis.client());
+    let long = "x".repeat(65);
+    let script = [
+        "HSET h z 1 a 2 m 3 b 4",
+        "HSET h a two",
+        "HDEL h z",
+        "HSET h z again",
+        "HINCRBY h n 5",
+        "HGETALL h",
+        "HKEYS h",
+        "HVALS h",
+        "HSCAN h 0",
+        "HSCAN h 0 MATCH *a*",
+        "HRANDFIELD h 100 WITHVALUES",
+        "OBJECT ENCODING h",
+        "RENAME h r",
+        "HGETALL r",
+        "COPY r c",
+        "HGETALL c",
+        &format!("HSETNX r a {long}"),
+        "OBJECT ENCODING r",
+        &format!("HSET r a {long}"),
+        "OBJECT ENCODING r",
+        "HDEL r a",
+        "OBJECT ENCODING r",
+        "HGET r m",
+        "HSET s f 1",
+        "HDEL s f",
+        "EXISTS s",
+    ];
+    reference::assert_replies_alike(&mut ours, &mut theirs, &script);
+
+    // HRANDFIELD with a count below the size picks from a listpack in its
+    // order too (Redis's "non-random order" case).
+    let fields: Vec<String> = (0..20).map(|i| format!("f{:02}", 19 - i)).collect();
+    for f in &fields {
+        let _: i64 = q(&mut ours, &["HSET", "big", f, "v"]);
+    }
+    for _ in 0..20 {
+        let picked: Vec<String> = q(&mut ours, &["HRANDFIELD", "big", "5"]);
+        let places: Vec<usize> = picked
+            .iter()
+            .map(|p| fields.iter().position(|f| f == p).unwrap())
+            .collect();
+        assert!(places.windows(2).all(|w| w[0] < w[1]), "{picked:?}");
+    }
 }

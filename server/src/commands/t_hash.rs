@@ -7,7 +7,7 @@ use super::{
     float_arg, format_float, glob_match, int_arg, is, parse_f64, parse_i64, CmdError, CmdResult,
     Ctx, OVERFLOW, SYNTAX, WRONGTYPE,
 };
-use crate::db::object::Dict;
+use crate::db::object::Hash;
 use crate::db::{Locked, Object};
 
 pub const HANDLERS: &[(&str, super::Handler)] = &[
@@ -33,7 +33,7 @@ const HASH_NOT_INTEGER: CmdError = CmdError::Static("ERR hash value is not an in
 const HASH_NOT_FLOAT: CmdError = CmdError::Static("ERR hash value is not a float");
 
 /// The hash at `key` for a read (counts a hit or a miss); None when absent.
-fn read<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a Dict>, CmdError> {
+fn read<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a Hash>, CmdError> {
     match keys.get(key) {
         None => Ok(None),
         Some(entry) => match entry.object() {
@@ -44,7 +44,7 @@ fn read<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a Dict>, CmdErr
 }
 
 /// The hash at `key` for a write; None when absent.
-fn existing<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a mut Dict>, CmdError> {
+fn existing<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a mut Hash>, CmdError> {
     match keys.peek(key) {
         None => Ok(None),
         Some(entry) => match entry.object_mut() {
@@ -56,9 +56,9 @@ fn existing<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<Option<&'a mut Dict>
 
 /// The hash at `key` for a write, created empty when absent: callers check
 /// their arguments first, as a hash must never be left empty.
-fn existing_or_new<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<&'a mut Dict, CmdError> {
+fn existing_or_new<'a>(keys: &'a mut Locked, key: &[u8]) -> Result<&'a mut Hash, CmdError> {
     if !keys.exists(key) {
-        keys.set_object(key, Object::Hash(Dict::default()), None);
+        keys.set_object(key, Object::Hash(Hash::default()), None);
     }
     Ok(existing(keys, key)?.expect("the hash exists now"))
 }
@@ -332,7 +332,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
             );
         }
     } else {
-        for pos in rand::seq::index::sample(&mut rng, len, n) {
+        for pos in h.distinct_positions(&mut rng, n) {
             reply_random(&mut ctx.out, positions.get(pos), with_values);
         }
     }

@@ -1028,7 +1028,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
         // Repeats allowed: independent picks.
         (0..n).map(|_| rng.gen_range(0..len)).collect()
     } else {
-        rand::seq::index::sample(&mut rng, len, n).into_vec()
+        z.distinct_ranks(&mut rng, n)
     };
     reply_elements_head(&mut ctx.out, n, withscores);
     for rank in ranks {

@@ -6,7 +6,7 @@
 //! quicklist, LZF strings). A payload is untrusted: every length is checked
 //! against what is left of it before anything is allocated.
 
-use super::object::{Dict, End, List, Object, Set, ZSet};
+use super::object::{End, Hash, List, Object, Set, ZSet};
 use super::Value;
 use crate::commands::{parse_f64, parse_i64};
 
@@ -228,7 +228,7 @@ pub fn load(payload: &[u8]) -> Result<Object> {
             Object::ZSet(Box::new(z))
         }
         TYPE_HASH => {
-            let mut h = Dict::default();
+            let mut h = Hash::default();
             for _ in 0..r.count()? {
                 let field = r.string()?;
                 new(h.set(&field, &r.string()?))?;
@@ -266,7 +266,7 @@ pub fn load(payload: &[u8]) -> Result<Object> {
             Object::Set(set)
         }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
-            let mut h = Dict::default();
+            let mut h = Hash::default();
             packed(kind == TYPE_HASH_ZIPLIST, &r.string()?)?
                 .pairs(|field, value| new(h.set(&field, &value)))?;
             Object::Hash(h)
@@ -702,7 +702,7 @@ mod tests {
     #[test]
     fn objects_round_trip() {
         let mut list = List::default();
-        let mut hash = Dict::default();
+        let mut hash = Hash::default();
         let mut set = Set::default();
         let mut strs = Set::default();
         let mut z = ZSet::default();
@@ -731,7 +731,7 @@ mod tests {
 
     #[test]
     fn truncated_payloads_are_bad() {
-        let mut hash = Dict::default();
+        let mut hash = Hash::default();
         for i in 0..50 {
             hash.set(format!("field{i}").as_bytes(), b"v");
         }

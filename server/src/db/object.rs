@@ -2,29 +2,37 @@
 //! commands live in `commands/t_<type>.rs`.
 
 mod dict;
+mod hash;
 mod list;
 mod segmented;
 mod set;
 mod zset;
 
-pub use dict::Dict;
+pub use hash::Hash;
 pub use list::{End, List};
 pub use set::{Member, Set};
 pub use zset::{AddFlags, Added, LexBound, LexRange, Range, ScoreRange, ZSet};
 
+/// `n` distinct picks among `len` positions, in order when the value
+/// passes for a listpack: Redis samples a listpack in one walk along it
+/// (lpRandomPairsUnique), so its picks come in the listpack's order.
+fn distinct_picks(rng: &mut impl rand::Rng, len: usize, n: usize, in_order: bool) -> Vec<usize> {
+    let mut picks = rand::seq::index::sample(rng, len, n).into_vec();
+    if in_order {
+        picks.sort_unstable();
+    }
+    picks
+}
+
 pub enum Object {
     /// A string that has been appended to or edited in place.
     Raw(Vec<u8>),
-    Hash(Dict),
+    Hash(Hash),
     List(List),
     Set(Set),
     /// Boxed: it is the largest variant, and every object pays for it.
     ZSet(Box<ZSet>),
 }
-
-/// Redis's hash-max-listpack-entries and hash-max-listpack-value defaults.
-const LISTPACK_ENTRIES: usize = 128;
-const LISTPACK_VALUE: usize = 64;
 
 impl Object {
     pub fn type_name(&self) -> &'static str {
@@ -37,19 +45,11 @@ impl Object {
         }
     }
 
-    /// OBJECT ENCODING. Small hashes are reported as Redis reports them
-    /// (listpack under its default thresholds) so tools that check it agree.
+    /// OBJECT ENCODING, as Redis names its encodings.
     pub fn encoding(&self) -> &'static str {
         match self {
             Object::Raw(_) => "raw",
-            Object::Hash(h)
-                if h.len() <= LISTPACK_ENTRIES
-                    && h.iter()
-                        .all(|(k, v)| k.len() <= LISTPACK_VALUE && v.len() <= LISTPACK_VALUE) =>
-            {
-                "listpack"
-            }
-            Object::Hash(_) => "hashtable",
+            Object::Hash(h) => h.encoding(),
             Object::List(l) => l.encoding(),
             Object::Set(s) => s.encoding(),
             Object::ZSet(z) => z.encoding(),

@@ -192,10 +192,6 @@ impl<E: Element> Dict<E> {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub fn get(&self, field: &[u8]) -> Option<E::Ref<'_>> {
         let hash = self.hash(field);
         self.shards[self.shard_at(hash)]

@@ -14,7 +14,8 @@ const MAX_INTSET: usize = 512;
 
 pub enum Set {
     Ints(Vec<i64>),
-    Table(Dict<(ThinBytes, ())>),
+    /// Boxed: every object pays for the largest variant.
+    Table(Box<Dict<(ThinBytes, ())>>),
 }
 
 impl Default for Set {
@@ -99,7 +100,7 @@ impl Set {
     /// Turns an intset into a table (for good, as Redis does).
     fn convert(&mut self) {
         if let Set::Ints(v) = self {
-            let mut d = Dict::default();
+            let mut d = Box::<Dict<_>>::default();
             let mut buf = itoa::Buffer::new();
             for &n in v.iter() {
                 d.insert(buf.format(n).as_bytes(), ());

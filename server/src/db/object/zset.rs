@@ -869,7 +869,6 @@ impl ZSet {
         before - self.len()
     }
 
-    /// One ZSCAN step (see `Dict::scan`).
     /// ZSCAN: a set small enough to pass for a listpack comes whole and in
     /// score order, as Redis sends a listpack, whatever the cursor.
     pub fn scan<'a>(
@@ -887,6 +886,13 @@ impl ZSet {
             }
         }
         0
+    }
+
+    /// `n` distinct ranks below `len()`: for a set small enough to pass for
+    /// a listpack in order, as Redis picks from a listpack (ZRANDMEMBER
+    /// with a positive count).
+    pub fn distinct_ranks(&self, rng: &mut impl rand::Rng, n: usize) -> Vec<usize> {
+        super::distinct_picks(rng, self.len(), n, self.small)
     }
 
     pub fn encoding(&self) -> &'static str {
