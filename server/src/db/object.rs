@@ -79,3 +79,13 @@ impl Object {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every collection key holds one boxed Object: up to 48 bytes it
+    /// takes jemalloc's 48-byte class, past that the 64-byte one.
+    #[test]
+    fn an_object_fits_the_48_byte_class() {
+        assert!(std::mem::size_of::<super::Object>() <= 48);
+    }
+}
