@@ -174,7 +174,8 @@ fn add(ctx: &mut Ctx, key: &[u8], flags: AddFlags, ch: bool, pairs: &[(f64, &[u8
             return Ok(());
         }
         None => {
-            ctx.keys.set_object(key, Object::ZSet(Box::default()), None);
+            ctx.keys
+                .set_object(key, Object::ZSet(ZSet::default()), None);
             existing(&mut ctx.keys, key)?.expect("just created")
         }
     };
@@ -507,7 +508,7 @@ fn range_generic(
 }
 
 fn store_zset(keys: &mut Locked, key: &[u8], z: ZSet) -> usize {
-    store(keys, key, Object::ZSet(Box::new(z)))
+    store(keys, key, Object::ZSet(z))
 }
 
 fn zrange(ctx: &mut Ctx, argv: &Argv) -> CmdResult {

@@ -225,7 +225,7 @@ pub fn load(payload: &[u8]) -> Result<Object> {
                 };
                 zadd(&mut z, &member, score)?;
             }
-            Object::ZSet(Box::new(z))
+            Object::ZSet(z)
         }
         TYPE_HASH => {
             let mut h = Hash::default();
@@ -276,7 +276,7 @@ pub fn load(payload: &[u8]) -> Result<Object> {
             packed(kind == TYPE_ZSET_ZIPLIST, &r.string()?)?.pairs(|member, score| {
                 zadd(&mut z, &member, parse_f64(&score).ok_or(BadFormat)?)
             })?;
-            Object::ZSet(Box::new(z))
+            Object::ZSet(z)
         }
         _ => return Err(BadFormat),
     };
@@ -720,7 +720,7 @@ mod tests {
             Object::Hash(hash),
             Object::Set(set),
             Object::Set(strs),
-            Object::ZSet(Box::new(z)),
+            Object::ZSet(z),
         ] {
             let payload = dump(Value::Obj(&obj));
             assert!(verify(&payload));

@@ -7,6 +7,7 @@ mod list;
 mod segmented;
 mod set;
 mod zset;
+mod zset_listpack;
 
 pub use hash::Hash;
 pub use list::{End, List};
@@ -30,8 +31,7 @@ pub enum Object {
     Hash(Hash),
     List(List),
     Set(Set),
-    /// Boxed: it is the largest variant, and every object pays for it.
-    ZSet(Box<ZSet>),
+    ZSet(ZSet),
 }
 
 impl Object {
@@ -64,7 +64,7 @@ impl Object {
                 Object::Hash(h) => h.memory_usage(),
                 Object::List(l) => l.memory_usage(),
                 Object::Set(s) => s.memory_usage(),
-                Object::ZSet(z) => std::mem::size_of::<ZSet>() + z.memory_usage(),
+                Object::ZSet(z) => z.memory_usage(),
             }
     }
 

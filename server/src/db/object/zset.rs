@@ -22,6 +22,7 @@ use rand::Rng;
 
 use super::dict::Dict;
 use super::segmented::Segmented;
+use super::zset_listpack::{self, Packed};
 use crate::db::thin::{ThinAlias, ThinBytes};
 
 /// Enough for 4^32 elements at Redis's p = 1/4.
@@ -38,9 +39,6 @@ const SLOT_MASK: u32 = (1 << SLOT_BITS) - 1;
 /// never reaches.
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = u32::MAX - 1;
-/// Redis's zset-max-listpack-entries and zset-max-listpack-value defaults.
-const LISTPACK_ENTRIES: usize = 128;
-const LISTPACK_VALUE: usize = 64;
 /// Free slots tolerated before a compaction is considered.
 const COMPACT_MIN_FREE: usize = 64;
 /// Nodes a compaction visits per element a write added or removed: enough
@@ -660,13 +658,13 @@ impl SkipList {
 }
 
 /// Elements in rank order from a starting node, forwards or backwards.
-pub struct Walk<'a> {
+struct SkipWalk<'a> {
     list: &'a SkipList,
     at: u32,
     rev: bool,
 }
 
-impl<'a> Iterator for Walk<'a> {
+impl<'a> Iterator for SkipWalk<'a> {
     type Item = (&'a [u8], f64);
 
     #[inline]
@@ -709,35 +707,89 @@ pub enum Added {
 #[derive(Debug)]
 pub struct NotANumber;
 
-pub struct ZSet {
+/// A sorted set: packed while small, as Redis keeps a listpack
+/// (zset_listpack.rs); past Redis's limits (129 members, or one over 64
+/// bytes) a member → score table beside a skip list, for good.
+pub struct ZSet(Repr);
+
+enum Repr {
+    Packed(Packed),
+    /// Boxed: most sorted sets are small, and every object pays for the
+    /// largest variant.
+    Skip(Box<Indexed>),
+}
+
+/// A big sorted set's two indexes.
+struct Indexed {
     /// Member → score. Its fields name the members the skip list's nodes
     /// own, so each member is stored once; every path that frees a node
     /// takes its member out of this dict first (`remove`, `remove_ranks`),
     /// and moving a node (rescore, compaction) keeps its member's block.
     scores: Dict<(ThinAlias, f64)>,
     list: SkipList,
-    /// What Redis would still hold as a listpack: never more than 128
-    /// members nor one over 64 bytes (it converts once, for good).
-    small: bool,
 }
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet {
-            scores: Dict::default(),
-            list: SkipList::new(),
-            small: true,
+        ZSet(Repr::Packed(Packed::default()))
+    }
+}
+
+/// Elements in rank order from a starting one, forwards or backwards.
+pub struct Walk<'a>(WalkRepr<'a>);
+
+enum WalkRepr<'a> {
+    Packed(zset_listpack::Walk<'a>),
+    Skip(SkipWalk<'a>),
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = (&'a [u8], f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            WalkRepr::Packed(w) => w.next(),
+            WalkRepr::Skip(w) => w.next(),
         }
     }
 }
 
+/// What ZADD's `flags` make of an existing member's `current` score
+/// given `score` (Redis's zsetAdd), or an error when the sum is not a
+/// number.
+fn rescore(current: f64, score: f64, flags: AddFlags) -> Result<(Added, f64), NotANumber> {
+    if flags.nx {
+        return Ok((Added::Skipped, current));
+    }
+    let new = if flags.incr { current + score } else { score };
+    if new.is_nan() {
+        return Err(NotANumber);
+    }
+    Ok(
+        if (flags.lt && new >= current) || (flags.gt && new <= current) {
+            (Added::Skipped, current)
+        } else if new == current {
+            (Added::Unchanged, new)
+        } else {
+            (Added::Updated, new)
+        },
+    )
+}
+
 impl ZSet {
     pub fn len(&self) -> usize {
-        self.scores.len()
+        match &self.0 {
+            Repr::Packed(p) => p.len(),
+            Repr::Skip(s) => s.scores.len(),
+        }
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member)
+        match &self.0 {
+            Repr::Packed(p) => p.score_of(member),
+            Repr::Skip(s) => s.scores.get(member),
+        }
     }
 
     /// Sets `member`'s score (never NaN); true when the member is new.
@@ -751,37 +803,161 @@ impl ZSet {
     /// ZADD's step for one member (Redis's zsetAdd): applies `score` (with
     /// `incr`, added to the current one) under `flags`. Returns what
     /// happened and the member's score after it, or an error when the sum
-    /// is not a number. One dict lookup unless XX is set.
+    /// is not a number.
     pub fn add(
         &mut self,
         member: &[u8],
         score: f64,
         flags: AddFlags,
     ) -> Result<(Added, f64), NotANumber> {
-        // An existing member's new score, None when the flags leave it.
-        let rescore = |current: f64| {
-            if flags.nx {
-                return Ok(None);
+        if let Repr::Packed(p) = &mut self.0 {
+            match p.score_of(member) {
+                Some(current) => {
+                    let outcome = rescore(current, score, flags)?;
+                    if outcome.0 == Added::Updated {
+                        p.rescore(member, outcome.1);
+                    }
+                    return Ok(outcome);
+                }
+                None if flags.xx => return Ok((Added::Skipped, 0.0)),
+                None if p.fits(member) => {
+                    p.insert(member, score);
+                    return Ok((Added::New, score));
+                }
+                None => self.0 = Repr::Skip(Box::new(Indexed::from_packed(p))),
             }
-            let new = if flags.incr { current + score } else { score };
-            if new.is_nan() {
-                return Err(NotANumber);
-            }
-            let refused = (flags.lt && new >= current) || (flags.gt && new <= current);
-            Ok((!refused).then_some(new))
+        }
+        let Repr::Skip(s) = &mut self.0 else {
+            unreachable!("converted above")
         };
+        s.add(member, score, flags)
+    }
+
+    /// Removes `member`; true when it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match &mut self.0 {
+            Repr::Packed(p) => p.remove(member).is_some(),
+            Repr::Skip(s) => s.remove(member),
+        }
+    }
+
+    /// `member`'s 0-based rank by ascending score, and its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match &self.0 {
+            Repr::Packed(p) => p.rank(member),
+            Repr::Skip(s) => {
+                let score = s.scores.get(member)?;
+                Some((s.list.rank(score, member), score))
+            }
+        }
+    }
+
+    /// Elements from the one ranked `rank` on, ascending or (`rev`)
+    /// descending; empty when `rank` is past the end.
+    pub fn walk(&self, rank: usize, rev: bool) -> Walk<'_> {
+        Walk(match &self.0 {
+            Repr::Packed(p) => WalkRepr::Packed(p.walk(rank, rev)),
+            Repr::Skip(s) => WalkRepr::Skip(SkipWalk {
+                list: &s.list,
+                at: s.list.at_rank(rank),
+                rev,
+            }),
+        })
+    }
+
+    /// Every element, ascending.
+    pub fn iter(&self) -> Walk<'_> {
+        self.walk(0, false)
+    }
+
+    /// The ranks of the first and last elements in `range`, None if none is.
+    pub fn span(&self, range: &impl Range) -> Option<(usize, usize)> {
+        match &self.0 {
+            Repr::Packed(p) => p.span(range),
+            Repr::Skip(s) => s.list.span(range),
+        }
+    }
+
+    /// Removes the elements ranked `first..=last` (clamped to the set).
+    pub fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
+        match &mut self.0 {
+            Repr::Packed(p) => p.remove_ranks(first, last),
+            Repr::Skip(s) => s.remove_ranks(first, last),
+        }
+    }
+
+    /// ZSCAN: a packed set comes whole and in score order, as Redis sends
+    /// a listpack, whatever the cursor.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut emit: impl FnMut(&'a [u8], f64),
+    ) -> u64 {
+        match &self.0 {
+            Repr::Packed(_) => {
+                self.iter().for_each(|(member, score)| emit(member, score));
+                0
+            }
+            Repr::Skip(s) => s.scores.scan(cursor, count, emit),
+        }
+    }
+
+    /// `n` distinct ranks below `len()`: for a packed set in order, as
+    /// Redis picks from a listpack (ZRANDMEMBER with a positive count).
+    pub fn distinct_ranks(&self, rng: &mut impl rand::Rng, n: usize) -> Vec<usize> {
+        let packed = matches!(self.0, Repr::Packed(_));
+        super::distinct_picks(rng, self.len(), n, packed)
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self.0 {
+            Repr::Packed(_) => "listpack",
+            Repr::Skip(_) => "skiplist",
+        }
+    }
+
+    /// Heap bytes held, for MEMORY USAGE.
+    pub fn memory_usage(&self) -> usize {
+        match &self.0 {
+            Repr::Packed(p) => p.memory_usage(),
+            Repr::Skip(s) => {
+                std::mem::size_of::<Indexed>() + s.scores.memory_usage() + s.list.memory_usage()
+            }
+        }
+    }
+}
+
+impl Indexed {
+    fn from_packed(packed: &Packed) -> Indexed {
+        let mut indexed = Indexed {
+            scores: Dict::default(),
+            list: SkipList::new(),
+        };
+        for (member, score) in packed.walk(0, false) {
+            indexed
+                .add(member, score, AddFlags::default())
+                .expect("a number");
+        }
+        indexed
+    }
+
+    /// `ZSet::add` for a big set: one dict lookup unless XX is set.
+    fn add(
+        &mut self,
+        member: &[u8],
+        score: f64,
+        flags: AddFlags,
+    ) -> Result<(Added, f64), NotANumber> {
         if flags.xx {
-            let Some(current) = self.score(member) else {
+            let Some(current) = self.scores.get(member) else {
                 return Ok((Added::Skipped, 0.0));
             };
-            return Ok(match rescore(current)? {
-                None => (Added::Skipped, current),
-                Some(new) if new == current => (Added::Unchanged, new),
-                Some(new) => {
-                    self.set(member, new);
-                    (Added::Updated, new)
-                }
-            });
+            let outcome = rescore(current, score, flags)?;
+            if outcome.0 == Added::Updated {
+                self.add(member, outcome.1, AddFlags::default())?;
+            }
+            return Ok(outcome);
         }
         let mut outcome = Ok((Added::New, score));
         let list = &mut self.list;
@@ -796,30 +972,21 @@ impl ZSet {
                 (alias, score)
             },
             |(_, current), _| {
-                outcome = rescore(*current).map(|new| match new {
-                    None => (Added::Skipped, *current),
-                    Some(new) if new == *current => (Added::Unchanged, new),
-                    Some(new) => {
-                        list.rescore(*current, member, new);
-                        *current = new;
-                        (Added::Updated, new)
-                    }
-                });
+                outcome = rescore(*current, score, flags);
+                if let Ok((Added::Updated, new)) = outcome {
+                    list.rescore(*current, member, new);
+                    *current = new;
+                }
             },
         );
         if let Some(member) = stored {
-            let long = member.len() > LISTPACK_VALUE;
             self.list.insert(score, member);
             self.list.compact(COMPACT_STEPS);
-            if self.len() > LISTPACK_ENTRIES || long {
-                self.small = false;
-            }
         }
         outcome
     }
 
-    /// Removes `member`; true when it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
+    fn remove(&mut self, member: &[u8]) -> bool {
         let Some((_, score)) = self.scores.take(member) else {
             return false;
         };
@@ -828,84 +995,15 @@ impl ZSet {
         true
     }
 
-    /// `member`'s 0-based rank by ascending score, and its score.
-    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
-        let score = self.scores.get(member)?;
-        Some((self.list.rank(score, member), score))
-    }
-
-    /// Elements from the one ranked `rank` on, ascending or (`rev`)
-    /// descending; empty when `rank` is past the end.
-    pub fn walk(&self, rank: usize, rev: bool) -> Walk<'_> {
-        Walk {
-            list: &self.list,
-            at: self.list.at_rank(rank),
-            rev,
-        }
-    }
-
-    /// Every element, ascending.
-    pub fn iter(&self) -> Walk<'_> {
-        Walk {
-            list: &self.list,
-            at: self.list.link(HEAD, 0).next,
-            rev: false,
-        }
-    }
-
-    /// The ranks of the first and last elements in `range`, None if none is.
-    pub fn span(&self, range: &impl Range) -> Option<(usize, usize)> {
-        self.list.span(range)
-    }
-
-    /// Removes the elements ranked `first..=last` (clamped to the set).
-    pub fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
-        let before = self.len();
+    fn remove_ranks(&mut self, first: usize, last: usize) -> usize {
+        let before = self.scores.len();
         let scores = &mut self.scores;
         self.list.remove_ranks(first, last, |member| {
             scores.remove(member);
         });
-        self.list.compact((before - self.len()) * COMPACT_STEPS);
-        before - self.len()
-    }
-
-    /// ZSCAN: a set small enough to pass for a listpack comes whole and in
-    /// score order, as Redis sends a listpack, whatever the cursor.
-    pub fn scan<'a>(
-        &'a self,
-        cursor: u64,
-        count: usize,
-        mut emit: impl FnMut(&'a [u8], f64),
-    ) -> u64 {
-        if !self.small {
-            return self.scores.scan(cursor, count, emit);
-        }
-        if self.len() > 0 {
-            for (member, score) in self.walk(0, false) {
-                emit(member, score);
-            }
-        }
-        0
-    }
-
-    /// `n` distinct ranks below `len()`: for a set small enough to pass for
-    /// a listpack in order, as Redis picks from a listpack (ZRANDMEMBER
-    /// with a positive count).
-    pub fn distinct_ranks(&self, rng: &mut impl rand::Rng, n: usize) -> Vec<usize> {
-        super::distinct_picks(rng, self.len(), n, self.small)
-    }
-
-    pub fn encoding(&self) -> &'static str {
-        if self.small {
-            "listpack"
-        } else {
-            "skiplist"
-        }
-    }
-
-    /// Heap bytes held, for MEMORY USAGE.
-    pub fn memory_usage(&self) -> usize {
-        self.scores.memory_usage() + self.list.memory_usage()
+        let removed = before - self.scores.len();
+        self.list.compact(removed * COMPACT_STEPS);
+        removed
     }
 }
 
@@ -914,6 +1012,22 @@ mod tests {
     use super::*;
     use rand::rngs::SmallRng;
     use rand::SeedableRng;
+
+    /// A big set's skip list.
+    fn list(z: &ZSet) -> &SkipList {
+        match &z.0 {
+            Repr::Skip(s) => &s.list,
+            Repr::Packed(_) => panic!("a packed set has no skip list"),
+        }
+    }
+
+    /// `check` for a big set's list; a packed set's order is what
+    /// `elements` compares.
+    fn check_set(z: &ZSet) {
+        if let Repr::Skip(s) = &z.0 {
+            check(&s.list);
+        }
+    }
 
     /// Checks every link's span and score and the back links against
     /// level 0.
@@ -992,11 +1106,19 @@ mod tests {
 
     #[test]
     fn matches_a_sorted_vec_under_random_operations() {
+        // 400 members: a skip list soon; 100: packed throughout.
+        for (members, encoding) in [(400, "skiplist"), (100, "listpack")] {
+            let z = random_operations(members);
+            assert_eq!(z.encoding(), encoding);
+        }
+    }
+
+    fn random_operations(members: usize) -> ZSet {
         let mut rng = SmallRng::seed_from_u64(7);
         let mut z = ZSet::default();
         let mut model: Model = Vec::new();
         for step in 0..20_000 {
-            let member = format!("m{}", rng.gen_range(0..400)).into_bytes();
+            let member = format!("m{}", rng.gen_range(0..members)).into_bytes();
             // Few distinct scores, so ties ordered by member are common.
             let score = rng.gen_range(0..50) as f64 / 2.0;
             match rng.gen_range(0..10) {
@@ -1051,12 +1173,13 @@ mod tests {
             }
             assert_eq!(z.len(), model.len());
             if step % 500 == 0 {
-                check(&z.list);
+                check_set(&z);
                 assert_eq!(elements(&z), model);
             }
         }
-        check(&z.list);
+        check_set(&z);
         assert_eq!(elements(&z), model);
+        z
     }
 
     #[test]
@@ -1088,13 +1211,13 @@ mod tests {
                     model.retain(|(_, m)| *m != member);
                 }
             }
-            during += z.list.compaction.is_some() as usize;
+            during += matches!(&z.0, Repr::Skip(s) if s.list.compaction.is_some()) as usize;
             if step % 97 == 0 {
-                check(&z.list);
+                check_set(&z);
                 assert_eq!(elements(&z), model);
             }
         }
-        check(&z.list);
+        check_set(&z);
         assert_eq!(elements(&z), model);
         assert!(during > 200, "writes during compactions: {during}");
     }
@@ -1132,7 +1255,7 @@ mod tests {
         assert_eq!(z.score(b"a"), Some(f64::INFINITY));
         let order: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
         assert_eq!(order, [b"b".to_vec(), b"a".to_vec()]);
-        check(&z.list);
+        check_set(&z);
     }
 
     #[test]
@@ -1170,13 +1293,13 @@ mod tests {
         );
         assert!(!z.set(b"a", 2.5)); // stays between its neighbours: in place
         assert_eq!(z.rank(b"a"), Some((2, 2.5)));
-        check(&z.list);
+        check_set(&z);
     }
 
     #[test]
     fn encoding_turns_to_skiplist_for_good() {
         let mut z = ZSet::default();
-        for i in 0..LISTPACK_ENTRIES {
+        for i in 0..zset_listpack::MAX_ENTRIES {
             z.set(format!("{i}").as_bytes(), i as f64);
         }
         assert_eq!(z.encoding(), "listpack");
@@ -1185,7 +1308,7 @@ mod tests {
         z.remove(b"one more");
         assert_eq!(z.encoding(), "skiplist");
         let mut z = ZSet::default();
-        z.set(&[b'x'; LISTPACK_VALUE + 1], 0.0);
+        z.set(&[b'x'; zset_listpack::MAX_VALUE + 1], 0.0);
         assert_eq!(z.encoding(), "skiplist");
     }
 
@@ -1195,15 +1318,15 @@ mod tests {
         for i in 0..10_000 {
             z.set(format!("m{i}").as_bytes(), (i % 100) as f64);
         }
-        let full = z.list.memory_usage();
+        let full = list(&z).memory_usage();
         assert_eq!(z.remove_ranks(0, 9_899), 9_900);
         for i in 0..50 {
             let m = z.walk(0, false).next().unwrap().0.to_vec();
             assert!(z.remove(&m), "{i}");
         }
         assert_eq!(z.len(), 50);
-        assert!(z.list.memory_usage() < full / 10);
-        check(&z.list);
+        assert!(list(&z).memory_usage() < full / 10);
+        check_set(&z);
         let ranks: Vec<_> = (0..50)
             .map(|r| z.walk(r, false).next().unwrap().1)
             .collect();
