@@ -147,7 +147,10 @@ impl Chunk {
         let cap = if free >= need && free >= cap / 4 {
             cap
         } else {
-            let grown = (cap * 2).max((used + need).next_power_of_two());
+            // By a quarter, about the allocator's next size class: a short
+            // list holds little more than its elements, as a listpack
+            // (which grows by each element) does; pushes stay amortised O(1).
+            let grown = (cap + cap / 4).max(used + need).next_multiple_of(16);
             let grown = grown.clamp(FIRST_CHUNK, CHUNK_BYTES);
             if grown <= cap || used + need > grown {
                 return false;
@@ -301,6 +304,10 @@ impl List {
             };
             let chunk = Chunk::empty(cap.max(need), end);
             self.held += chunk.buf.len();
+            // Most lists are one chunk: no room for three more beside it.
+            if self.chunks.is_empty() {
+                self.chunks.reserve_exact(1);
+            }
             match end {
                 End::Head => self.chunks.push_front(chunk),
                 End::Tail => self.chunks.push_back(chunk),
