@@ -85,6 +85,9 @@ impl Set {
                     return false;
                 };
                 if v.len() < MAX_INTSET {
+                    // Grown by one, as Redis resizes an intset per insert:
+                    // doubling left a small set's array up to half empty.
+                    v.reserve_exact(1);
                     v.insert(at, n);
                     return true;
                 }
@@ -115,6 +118,7 @@ impl Set {
             Set::Ints(v) => match parse_i64(member).map(|n| v.binary_search(&n)) {
                 Some(Ok(at)) => {
                     v.remove(at);
+                    v.shrink_to_fit();
                     true
                 }
                 _ => false,
