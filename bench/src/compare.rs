@@ -58,6 +58,8 @@ pub fn run(args: Args) -> Result<(), String> {
     if !args.no_memory {
         let table = memory(&args, &slotcache)?;
         println!("{table}");
+        let table = small_collections(&args, &slotcache)?;
+        println!("{table}");
     }
     Ok(())
 }
@@ -326,6 +328,74 @@ fn memory(args: &Args, slotcache: &Path) -> Result<String, String> {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// Keys per small-collection kind, and elements per key.
+const SMALL_KEYS: usize = 100_000;
+const SMALL_ELEMENTS: usize = 10;
+
+/// The command that fills key `i` with `SMALL_ELEMENTS` elements: what a
+/// cache keeps per object (a user as a hash, a tag set, a short feed, a
+/// small leaderboard), each small enough for Redis's packed encodings.
+fn small_collection(kind: &str, i: usize) -> Vec<String> {
+    let key = format!("{kind}:{i}");
+    let mut cmd = match kind {
+        "hash" => vec!["HSET".to_string(), key],
+        "zset" => vec!["ZADD".to_string(), key],
+        "list" => vec!["RPUSH".to_string(), key],
+        _ => vec!["SADD".to_string(), key],
+    };
+    for j in 0..SMALL_ELEMENTS {
+        match kind {
+            "hash" => cmd.extend([format!("field{j}"), format!("value-{i}-{j}")]),
+            "zset" => cmd.extend([format!("{}", i * 10 + j), format!("member-{j}")]),
+            "list" => cmd.push(format!("item-{i}-{j}")),
+            "intset" => cmd.push(format!("{}", i * 10 + j)),
+            _ => cmd.push(format!("member-{i}-{j}")),
+        }
+    }
+    cmd
+}
+
+/// Each server freshly started per kind, then `SMALL_KEYS` keys of
+/// `SMALL_ELEMENTS` elements: (VmRSS after − before) / keys.
+fn small_collections(args: &Args, slotcache: &Path) -> Result<String, String> {
+    let mut rows = Vec::new();
+    for kind in ["hash", "zset", "list", "set", "intset"] {
+        let mut per_key = Vec::new();
+        for side in [Kind::Slotcache, Kind::Redis] {
+            let server = Server::start(side, slotcache, &args.sides.redis_server)?;
+            let mut c = Client::connect(server.port)?;
+            let before = rss_bytes(server.pid())?;
+            for batch in (0..SMALL_KEYS).collect::<Vec<_>>().chunks(1000) {
+                let cmds: Vec<Vec<String>> =
+                    batch.iter().map(|&i| small_collection(kind, i)).collect();
+                let cmds: Vec<Vec<&[u8]>> = cmds
+                    .iter()
+                    .map(|c| c.iter().map(|a| a.as_bytes()).collect())
+                    .collect();
+                c.pipeline(&cmds)
+                    .map_err(|e| format!("loading {kind} into {}: {e}", side.name()))?;
+            }
+            expect_dbsize(&mut c, &server, SMALL_KEYS as u64)?;
+            let after = rss_bytes(server.pid())?;
+            per_key.push(after.saturating_sub(before) as f64 / SMALL_KEYS as f64);
+        }
+        rows.push(vec![
+            kind.to_string(),
+            format!("{:.1}", per_key[0]),
+            format!("{:.1}", per_key[1]),
+            format!("{:.2}", per_key[0] / per_key[1]),
+        ]);
+    }
+    let mut out = format!(
+        "Small collections: {SMALL_KEYS} keys of {SMALL_ELEMENTS} elements each, bytes per key (RSS)\n\n"
+    );
+    out.push_str(&markdown(
+        &["kind", "slotcache", "redis", "slotcache/redis"],
+        rows,
+    ));
+    Ok(out)
+}
 
 pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
