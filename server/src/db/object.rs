@@ -3,6 +3,7 @@
 
 mod dict;
 mod hash;
+mod intset;
 mod list;
 mod segmented;
 mod set;

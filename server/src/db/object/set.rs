@@ -1,11 +1,12 @@
 //! The set type. As in Redis, a set of at most 512 integers is a sorted
-//! array of them (an intset: 8 bytes a member, and SMEMBERS answers in
-//! numeric order as Redis does); the first other member, or the 513th,
-//! turns it into a table for good.
+//! array of them (an intset, intset.rs: SMEMBERS answers in numeric order
+//! as Redis does); the first other member, or the 513th, turns it into a
+//! table for good.
 
 use rand::Rng;
 
 use super::dict::Dict;
+use super::intset::IntSet;
 use crate::commands::parse_i64;
 use crate::db::thin::ThinBytes;
 
@@ -13,14 +14,14 @@ use crate::db::thin::ThinBytes;
 const MAX_INTSET: usize = 512;
 
 pub enum Set {
-    Ints(Vec<i64>),
+    Ints(IntSet),
     /// Boxed: every object pays for the largest variant.
     Table(Box<Dict<(ThinBytes, ())>>),
 }
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Ints(Vec::new())
+        Set::Ints(IntSet::default())
     }
 }
 
@@ -68,7 +69,7 @@ impl Set {
 
     pub fn contains_member(&self, member: Member) -> bool {
         match self {
-            Set::Ints(v) => member.int().is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Ints(v) => member.int().is_some_and(|n| v.contains(n)),
             Set::Table(d) => d.contains(member.bytes(&mut itoa::Buffer::new())),
         }
     }
@@ -81,15 +82,11 @@ impl Set {
     pub fn insert_member(&mut self, member: Member) -> bool {
         if let Set::Ints(v) = self {
             if let Some(n) = member.int() {
-                let Err(at) = v.binary_search(&n) else {
+                if v.contains(n) {
                     return false;
-                };
+                }
                 if v.len() < MAX_INTSET {
-                    // Grown by one, as Redis resizes an intset per insert:
-                    // doubling left a small set's array up to half empty.
-                    v.reserve_exact(1);
-                    v.insert(at, n);
-                    return true;
+                    return v.insert(n);
                 }
             }
             self.convert();
@@ -105,7 +102,7 @@ impl Set {
         if let Set::Ints(v) = self {
             let mut d = Box::<Dict<_>>::default();
             let mut buf = itoa::Buffer::new();
-            for &n in v.iter() {
+            for n in v.iter() {
                 d.insert(buf.format(n).as_bytes(), ());
             }
             *self = Set::Table(d);
@@ -115,14 +112,7 @@ impl Set {
     /// Removes `member`; true when it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => match parse_i64(member).map(|n| v.binary_search(&n)) {
-                Some(Ok(at)) => {
-                    v.remove(at);
-                    v.shrink_to_fit();
-                    true
-                }
-                _ => false,
-            },
+            Set::Ints(v) => parse_i64(member).is_some_and(|n| v.remove(n)),
             Set::Table(d) => d.remove(member),
         }
     }
@@ -134,14 +124,14 @@ impl Set {
         };
         ints.into_iter()
             .flatten()
-            .map(|&n| Member::Int(n))
+            .map(Member::Int)
             .chain(table.into_iter().flatten().map(|(m, ())| Member::Bytes(m)))
     }
 
     /// A random member of a non-empty set.
     pub fn random(&self, rng: &mut impl Rng) -> Member<'_> {
         match self {
-            Set::Ints(v) => Member::Int(v[rng.gen_range(0..v.len())]),
+            Set::Ints(v) => Member::Int(v.get(rng.gen_range(0..v.len()))),
             Set::Table(d) => Member::Bytes(d.random(rng).expect("set is not empty").0),
         }
     }
@@ -156,7 +146,10 @@ impl Set {
             (0..count).map(|_| rng.gen_range(0..len)).collect()
         };
         match self {
-            Set::Ints(v) => positions.into_iter().map(|p| Member::Int(v[p])).collect(),
+            Set::Ints(v) => positions
+                .into_iter()
+                .map(|p| Member::Int(v.get(p)))
+                .collect(),
             Set::Table(d) => {
                 let at = d.positions();
                 positions
@@ -172,7 +165,7 @@ impl Set {
     pub fn scan<'a>(&'a self, cursor: u64, count: usize, mut emit: impl FnMut(Member<'a>)) -> u64 {
         match self {
             Set::Ints(v) => {
-                v.iter().for_each(|&n| emit(Member::Int(n)));
+                v.iter().for_each(|n| emit(Member::Int(n)));
                 0
             }
             Set::Table(d) => d.scan(cursor, count, |m, ()| emit(Member::Bytes(m))),
@@ -189,7 +182,7 @@ impl Set {
     /// Heap bytes held, for MEMORY USAGE.
     pub fn memory_usage(&self) -> usize {
         match self {
-            Set::Ints(v) => v.capacity() * std::mem::size_of::<i64>(),
+            Set::Ints(v) => v.memory_usage(),
             Set::Table(d) => d.memory_usage(),
         }
     }
