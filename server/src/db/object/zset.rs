@@ -66,6 +66,9 @@ fn slot(node: u32) -> usize {
     (node & SLOT_MASK) as usize
 }
 
+/// The last node before a place at each level, and each one's rank.
+type Predecessors = ([u32; MAX_LEVEL], [u32; MAX_LEVEL]);
+
 #[derive(Clone, Copy, Debug)]
 struct Link {
     next: u32,
@@ -356,28 +359,47 @@ impl SkipList {
 
     /// The last node before (score, member) at each level, and its rank
     /// (elements up to and including it).
-    fn predecessors(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut rank = [0; MAX_LEVEL];
-        let (mut x, mut traversed) = (HEAD, 0);
-        for i in (0..self.level).rev() {
-            loop {
+    fn predecessors(&self, score: f64, member: &[u8]) -> Predecessors {
+        let [found] = self.search([(score, member)]);
+        found
+    }
+
+    /// `predecessors` of each target. The searches are independent, so
+    /// stepping them in turn lets their cache misses (one a step, the
+    /// search's whole cost on a big list) overlap.
+    fn search<const N: usize>(&self, targets: [(f64, &[u8]); N]) -> [Predecessors; N] {
+        let mut found = [([HEAD; MAX_LEVEL], [0; MAX_LEVEL]); N];
+        let mut at = [(HEAD, 0); N];
+        // Levels each search has still to finish.
+        let mut left = [self.level; N];
+        while left.iter().any(|&l| l > 0) {
+            for k in 0..N {
+                let Some(i) = left[k].checked_sub(1) else {
+                    continue;
+                };
+                let (x, traversed) = at[k];
                 let l = self.link(x, i);
-                if !self.leads_before(l, score, member) {
-                    break;
+                if self.leads_before(l, targets[k].0, targets[k].1) {
+                    at[k] = (l.next, traversed + l.span);
+                } else {
+                    found[k].0[i] = x;
+                    found[k].1[i] = traversed;
+                    left[k] = i;
                 }
-                traversed += l.span;
-                x = l.next;
             }
-            update[i] = x;
-            rank[i] = traversed;
         }
-        (update, rank)
+        found
     }
 
     /// Inserts an element that is not in the list.
     fn insert(&mut self, score: f64, member: ThinBytes) {
-        let (mut update, mut rank) = self.predecessors(score, &member);
+        let before = self.predecessors(score, &member);
+        self.insert_after(score, member, before);
+    }
+
+    /// `insert`, given the new element's predecessors.
+    fn insert_after(&mut self, score: f64, member: ThinBytes, before: Predecessors) {
+        let (mut update, mut rank) = before;
         let level = random_level();
         if level > self.level {
             for i in self.level..level {
@@ -477,7 +499,9 @@ impl SkipList {
     /// Moves `member` from `old` to `new`; in place when its neighbours
     /// still bracket the new score, as Redis does.
     fn rescore(&mut self, old: f64, member: &[u8], new: f64) {
-        let (update, _) = self.predecessors(old, member);
+        // Both places at once: a move needs the second, and searching it
+        // beside the first costs little more than the first alone.
+        let [(update, rank), (mut to, mut to_rank)] = self.search([(old, member), (new, member)]);
         let x = self.link(update[0], 0).next;
         debug_assert!(x != NIL && self.member(x) == member);
         let (prev, next) = (self.prev(x), self.link(x, 0));
@@ -489,9 +513,20 @@ impl SkipList {
             }
             return;
         }
+        // The new place's predecessors as they will be without `x`: where
+        // `x` itself precedes it, `x`'s own predecessor; after `x`, one rank
+        // less.
+        let x_rank = rank[0] + 1;
+        for i in 0..MAX_LEVEL {
+            if to[i] == x {
+                (to[i], to_rank[i]) = (update[i], rank[i]);
+            } else if to_rank[i] >= x_rank {
+                to_rank[i] -= 1;
+            }
+        }
         self.unlink(x, &update);
         let member = self.release(x);
-        self.insert(new, member);
+        self.insert_after(new, member, (to, to_rank));
     }
 
     /// The 0-based rank of an element in the list.
