@@ -263,6 +263,64 @@ impl<'a> Positions<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Against a model kept in the order fields came (Redis's listpack
+        /// order): the same pairs, in that order while packed, and the
+        /// encoding Redis would report.
+        #[test]
+        fn behaves_as_redis_listpack_then_table(
+            ops in proptest::collection::vec(
+                // Now and then a value too long to stay packed.
+                (0u8..3, 0usize..150, prop_oneof![199 => 0usize..=64, 1 => 65usize..=70]),
+                1..400,
+            )
+        ) {
+            let mut h = Hash::default();
+            let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            let mut converted = false;
+            for (op, field, len) in ops {
+                let field = format!("f{field}").into_bytes();
+                let value = vec![b'v'; len];
+                let at = model.iter().position(|(f, _)| *f == field);
+                match op {
+                    0 => {
+                        prop_assert_eq!(h.set(&field, &value), at.is_none());
+                        converted |= len > PACKED_VALUE;
+                        match at {
+                            Some(i) => model[i].1 = value,
+                            None => model.push((field, value)),
+                        }
+                    }
+                    1 => {
+                        prop_assert_eq!(h.set_if_absent(&field, &value), at.is_none());
+                        if at.is_none() {
+                            converted |= len > PACKED_VALUE;
+                            model.push((field, value));
+                        }
+                    }
+                    _ => {
+                        prop_assert_eq!(h.remove(&field), at.is_some());
+                        if let Some(i) = at {
+                            model.remove(i);
+                        }
+                    }
+                }
+                converted |= model.len() > PACKED_ENTRIES;
+                prop_assert_eq!(h.encoding(), if converted { "hashtable" } else { "listpack" });
+                prop_assert_eq!(h.len(), model.len());
+            }
+            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> =
+                h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            if converted {
+                pairs.sort();
+                model.sort();
+            }
+            prop_assert_eq!(pairs, model);
+        }
+    }
 
     fn fields(h: &Hash) -> Vec<String> {
         h.iter()
