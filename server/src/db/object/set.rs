@@ -82,10 +82,8 @@ impl Set {
     pub fn insert_member(&mut self, member: Member) -> bool {
         if let Set::Ints(v) = self {
             if let Some(n) = member.int() {
-                if v.contains(n) {
-                    return false;
-                }
-                if v.len() < MAX_INTSET {
+                // A full intset converts only for a member it lacks.
+                if v.len() < MAX_INTSET || v.contains(n) {
                     return v.insert(n);
                 }
             }

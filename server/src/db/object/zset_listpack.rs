@@ -10,6 +10,8 @@
 //! members takes ~280 bytes in all (Redis ~236), where the member table
 //! and skip list of a big set took 2.8 KB.
 
+use smallvec::SmallVec;
+
 use super::zset::Range;
 
 /// Redis's zset-max-listpack-entries and zset-max-listpack-value defaults.
@@ -114,7 +116,8 @@ impl Packed {
             .elements()
             .find(before)
             .map_or(self.buf.len(), |at| at.start);
-        let mut element = Vec::with_capacity(member.len() + 11);
+        // On the stack: the longest is 75 bytes (smallvec sizes go 64, 96).
+        let mut element: SmallVec<[u8; 96]> = SmallVec::new();
         element.push(member.len() as u8);
         element.extend_from_slice(member);
         let int = score as i64;
@@ -136,18 +139,26 @@ impl Packed {
 
     /// Removes `member`; its score if it was there.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (at, _) = self.find(member)?;
-        let score = self.score(at);
-        self.buf.drain(at.start..at.end);
-        self.len -= 1;
+        let score = self.take(member)?;
         self.buf.shrink_to_fit();
         Some(score)
     }
 
-    /// Gives `member` (which is there) a new score.
+    /// Removes `member`, keeping the buffer's room; its score if it was there.
+    fn take(&mut self, member: &[u8]) -> Option<f64> {
+        let (at, _) = self.find(member)?;
+        let score = self.score(at);
+        self.buf.drain(at.start..at.end);
+        self.len -= 1;
+        Some(score)
+    }
+
+    /// Gives `member` (which is there) a new score: the room it leaves is
+    /// reused, so the buffer is not shrunk and grown back.
     pub fn rescore(&mut self, member: &[u8], score: f64) {
-        self.remove(member);
+        self.take(member);
         self.insert(member, score);
+        self.buf.shrink_to_fit();
     }
 
     /// The element ranked `rank` (below `len`).
