@@ -3,6 +3,7 @@
 //! keys are. The server checks arity from it, routes by its key positions,
 //! and answers COMMAND from it, so the three can never disagree.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 use hashbrown::HashMap;
@@ -106,6 +107,19 @@ impl KeySpec {
             KeySpec::NumKeys { dest: Some(d), .. } => (d as i64, d as i64, 1),
             KeySpec::Range { first, last, step } => (first as i64, last as i64, step as i64),
             KeySpec::AfterKeyword { at, .. } => (at as i64, at as i64, 1),
+        }
+    }
+
+    /// Where the first key is when there is one, without reading the
+    /// arguments: a hint for fetching its slot before the command runs
+    /// (a count of 0 keys makes it name an argument that is not a key).
+    pub fn first_hint(&self) -> Option<usize> {
+        match *self {
+            KeySpec::None => None,
+            KeySpec::Range { first, .. } => Some(first as usize),
+            KeySpec::NumKeys { dest: Some(d), .. } => Some(d),
+            KeySpec::NumKeys { count_at, .. } => Some(count_at + 1),
+            KeySpec::AfterKeyword { at, .. } => Some(at),
         }
     }
 
@@ -295,9 +309,21 @@ impl CommandTable {
     }
 }
 
+thread_local! {
+    /// The command `lookup` found last on this thread: pipelines repeat
+    /// commands, and the batch loop looks the next one up early to fetch
+    /// its key's slot (`peek_first_key`), so the same name comes twice.
+    static LAST: Cell<Option<CommandRef>> = const { Cell::new(None) };
+}
+
 /// Finds a top-level command by name, case-insensitively.
 #[inline]
 pub fn lookup(name: &[u8]) -> Option<CommandRef> {
+    if let Some(last) = LAST.get() {
+        if last.spec.name.as_bytes().eq_ignore_ascii_case(name) {
+            return Some(last);
+        }
+    }
     let mut lower = [0u8; 32];
     if name.len() > lower.len() {
         return None;
@@ -309,7 +335,9 @@ pub fn lookup(name: &[u8]) -> Option<CommandRef> {
     if lower.contains('|') {
         return None;
     }
-    table().find(lower)
+    let found = table().find(lower);
+    LAST.set(found);
+    found
 }
 
 /// Finds `parent|sub`, case-insensitively.

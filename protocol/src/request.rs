@@ -311,9 +311,9 @@ fn find_within_limit(
 /// The `\r` that ends the `*`/`$` header line at `from`, once the byte
 /// after it has arrived too. As in Redis, the line ends at its first `\r`
 /// and the byte after it is skipped unchecked.
-/// The second argument (for most commands, the key) of the multibulk
-/// request at the start of `buf`, if that much of it is there and
-/// well-formed. Only a hint, for fetching a key's slot ahead of time.
+/// The first key (by the command table) of the multibulk request at the
+/// start of `buf`, if that much of it is there and well-formed. Only a
+/// hint, for fetching a key's slot ahead of time.
 pub fn peek_first_key(buf: &[u8]) -> Option<&[u8]> {
     /// `<marker><digits>\r\n` at `at`: the number, and where it ends.
     fn header(buf: &[u8], at: usize, marker: u8) -> Option<(usize, usize)> {
@@ -326,11 +326,17 @@ pub fn peek_first_key(buf: &[u8]) -> Option<&[u8]> {
         Some((n as usize, at + 1 + cr + 2))
     }
     let (count, mut at) = header(buf, 0, b'*')?;
-    if count < 2 {
+    let (name_len, name_at) = header(buf, at, b'$')?;
+    let name = buf.get(name_at..name_at.checked_add(name_len)?)?;
+    let key_index = crate::command::lookup(name)?.spec.keys.first_hint()?;
+    if key_index >= count {
         return None;
     }
-    let (name_len, name_at) = header(buf, at, b'$')?;
-    at = name_at.checked_add(name_len)?.checked_add(2)?;
+    at = name_at + name_len + 2;
+    for _ in 1..key_index {
+        let (len, arg_at) = header(buf, at, b'$')?;
+        at = arg_at.checked_add(len)?.checked_add(2)?;
+    }
     let (key_len, key_at) = header(buf, at, b'$')?;
     buf.get(key_at..key_at.checked_add(key_len)?)
 }
@@ -474,8 +480,17 @@ mod tests {
             peek_first_key(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva"),
             Some(&b"k"[..])
         );
+        // Where the command table puts it: after EVALSHA's script and count.
+        assert_eq!(
+            peek_first_key(
+                b"*5\r\n$7\r\nevalsha\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\nk1\r\n$1\r\n5\r\n"
+            ),
+            Some(&b"k1"[..])
+        );
         for partial in [
             &b""[..],
+            b"*3\r\n$4\r\nEVAL\r\n$1\r\nx\r\n$1\r\n0\r\n",
+            b"*2\r\n$13\r\nNOSUCHCOMMAND\r\n$3\r\nfoo\r\n",
             b"*2\r\n$3\r\nGET\r\n$3\r\nfo",
             b"*1\r\n$4\r\nPING\r\n",
             b"PING\r\n",
