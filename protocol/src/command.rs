@@ -312,7 +312,7 @@ impl CommandTable {
 thread_local! {
     /// The command `lookup` found last on this thread: pipelines repeat
     /// commands, and the batch loop looks the next one up early to fetch
-    /// its key's slot (`peek_first_key`), so the same name comes twice.
+    /// its key's slot (`request::peek`), so the same name comes twice.
     static LAST: Cell<Option<CommandRef>> = const { Cell::new(None) };
 }
 

@@ -308,39 +308,85 @@ fn find_within_limit(
     }
 }
 
+/// What a look at the multibulk request at the start of a buffer found, as
+/// far as it has arrived and is well-formed: hints for fetching ahead what
+/// it will touch, never a substitute for parsing it.
+#[derive(Debug, Default, PartialEq)]
+pub struct Peek<'a> {
+    /// Its first key, by the command table.
+    pub first_key: Option<&'a [u8]>,
+    /// Where the look stopped (after the first key), and how many
+    /// arguments follow.
+    stopped: Option<(usize, usize)>,
+}
+
+/// Requests with more arguments are not measured (`Peek::len`).
+const PEEK_MAX_ARGS: usize = 32;
+
+/// Looks at the request at the start of `buf` up to its first key.
+pub fn peek(buf: &[u8]) -> Peek<'_> {
+    let mut found = Peek::default();
+    let Some((count, name_at)) = peek_header(buf, 0, b'*') else {
+        return found;
+    };
+    let Some((name_len, at)) = peek_header(buf, name_at, b'$') else {
+        return found;
+    };
+    let Some(name) = buf.get(at..at.saturating_add(name_len)) else {
+        return found;
+    };
+    let key_index = crate::command::lookup(name)
+        .and_then(|cmd| cmd.spec.keys.first_hint())
+        .filter(|&i| i < count);
+    let mut at = at + name_len + 2;
+    let last = key_index.unwrap_or(0);
+    for index in 1..=last {
+        let Some((len, arg_at)) = peek_header(buf, at, b'$') else {
+            return found;
+        };
+        let Some(arg) = buf.get(arg_at..arg_at.saturating_add(len)) else {
+            return found;
+        };
+        if index == last {
+            found.first_key = Some(arg);
+        }
+        at = arg_at + len + 2;
+    }
+    found.stopped = Some((at, count - 1 - last));
+    found
+}
+
+impl Peek<'_> {
+    /// The length of the request at the start of `buf` (the one looked
+    /// at), if all of it is there: the next request starts after it.
+    pub fn len(&self, buf: &[u8]) -> Option<usize> {
+        let (mut at, left) = self.stopped?;
+        if left > PEEK_MAX_ARGS {
+            return None;
+        }
+        for _ in 0..left {
+            let (len, arg_at) = peek_header(buf, at, b'$')?;
+            at = arg_at.checked_add(len)?.checked_add(2)?;
+        }
+        (at <= buf.len()).then_some(at)
+    }
+}
+
+/// `<marker><digits>\r\n` at `at`: the number, and where it ends.
+#[inline]
+fn peek_header(buf: &[u8], at: usize, marker: u8) -> Option<(usize, usize)> {
+    if *buf.get(at)? != marker {
+        return None;
+    }
+    let digits = buf.get(at + 1..)?;
+    let cr = digits.iter().take(20).position(|&c| c == b'\r')?;
+    let n = parse_len(&digits[..cr]).filter(|&n| n >= 0)?;
+    Some((n as usize, at + 1 + cr + 2))
+}
+
 /// The `\r` that ends the `*`/`$` header line at `from`, once the byte
 /// after it has arrived too. As in Redis, the line ends at its first `\r`
 /// and the byte after it is skipped unchecked.
-/// The first key (by the command table) of the multibulk request at the
-/// start of `buf`, if that much of it is there and well-formed. Only a
-/// hint, for fetching a key's slot ahead of time.
-pub fn peek_first_key(buf: &[u8]) -> Option<&[u8]> {
-    /// `<marker><digits>\r\n` at `at`: the number, and where it ends.
-    fn header(buf: &[u8], at: usize, marker: u8) -> Option<(usize, usize)> {
-        if *buf.get(at)? != marker {
-            return None;
-        }
-        let digits = buf.get(at + 1..)?;
-        let cr = digits.iter().take(20).position(|&c| c == b'\r')?;
-        let n = parse_len(&digits[..cr]).filter(|&n| n >= 0)?;
-        Some((n as usize, at + 1 + cr + 2))
-    }
-    let (count, mut at) = header(buf, 0, b'*')?;
-    let (name_len, name_at) = header(buf, at, b'$')?;
-    let name = buf.get(name_at..name_at.checked_add(name_len)?)?;
-    let key_index = crate::command::lookup(name)?.spec.keys.first_hint()?;
-    if key_index >= count {
-        return None;
-    }
-    at = name_at + name_len + 2;
-    for _ in 1..key_index {
-        let (len, arg_at) = header(buf, at, b'$')?;
-        at = arg_at.checked_add(len)?.checked_add(2)?;
-    }
-    let (key_len, key_at) = header(buf, at, b'$')?;
-    buf.get(key_at..key_at.checked_add(key_len)?)
-}
-
 fn header_end(buf: &[u8], from: usize, what: &'static str) -> Result<Option<usize>, ProtocolError> {
     Ok(find_within_limit(buf, from, b'\r', what)?.filter(|&cr| cr + 1 < buf.len()))
 }
@@ -470,26 +516,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peeks_the_first_key_of_a_complete_enough_request() {
-        assert_eq!(
-            peek_first_key(b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n"),
-            Some(&b"foo"[..])
-        );
+    fn peeks_the_first_key_and_length_of_what_has_arrived() {
+        let get = b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n*1\r\n";
+        assert_eq!(peek(get).first_key, Some(&b"foo"[..]));
+        assert_eq!(peek(get).len(get), Some(22));
         // The rest of the request need not have arrived.
-        assert_eq!(
-            peek_first_key(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva"),
-            Some(&b"k"[..])
-        );
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva";
+        assert_eq!(peek(set).first_key, Some(&b"k"[..]));
+        assert_eq!(peek(set).len(set), None);
         // Where the command table puts it: after EVALSHA's script and count.
         assert_eq!(
-            peek_first_key(
-                b"*5\r\n$7\r\nevalsha\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\nk1\r\n$1\r\n5\r\n"
-            ),
+            peek(b"*5\r\n$7\r\nevalsha\r\n$2\r\nab\r\n$1\r\n1\r\n$2\r\nk1\r\n$1\r\n5\r\n")
+                .first_key,
             Some(&b"k1"[..])
         );
+        let ping = b"*1\r\n$4\r\nPING\r\n";
+        assert_eq!(peek(ping).len(ping), Some(14));
         for partial in [
             &b""[..],
             b"*3\r\n$4\r\nEVAL\r\n$1\r\nx\r\n$1\r\n0\r\n",
+            b"*5\r\n$7\r\nevalsha\r\n$2\r\nab\r\n",
             b"*2\r\n$13\r\nNOSUCHCOMMAND\r\n$3\r\nfoo\r\n",
             b"*2\r\n$3\r\nGET\r\n$3\r\nfo",
             b"*1\r\n$4\r\nPING\r\n",
@@ -497,7 +543,7 @@ mod tests {
             b"*2\r\n$-1\r\n$3\r\nfoo\r\n",
             b"*2\r\n$99999999999999999999999\r\n",
         ] {
-            assert_eq!(peek_first_key(partial), None, "{partial:?}");
+            assert_eq!(peek(partial).first_key, None, "{partial:?}");
         }
     }
 

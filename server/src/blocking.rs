@@ -219,7 +219,7 @@ pub fn block<'k>(
     let mut queues = registry.queues.lock();
     for key in &waiter.keys {
         queues
-            .entry_ref(&**key)
+            .entry(key.clone())
             .or_default()
             .push_back(Arc::clone(&waiter));
     }

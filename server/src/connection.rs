@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use slotcache_protocol::request::peek_first_key;
+use slotcache_protocol::request::peek;
 use slotcache_protocol::{ProtocolError, Reply, RequestParser};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -310,9 +310,10 @@ fn run_batch(
         limits.unauthenticated = !client.authenticated;
         match parser.parse(input, &limits) {
             Ok(Some(parsed)) => {
-                server
-                    .db
-                    .next_in_batch(peek_first_key(&input[parsed.consumed..]));
+                let rest = &input[parsed.consumed..];
+                let next = peek(rest);
+                let after = || next.len(rest).and_then(|len| peek(&rest[len..]).first_key);
+                server.db.next_in_batch(next.first_key, after);
                 let argv = parser.argv(input, &parsed);
                 // One that must wait is left in the input.
                 match commands::execute(server, client, output, argv, stats, &mut hold) {

@@ -161,7 +161,7 @@ impl PubSub {
     fn add_pattern(&self, pattern: &[u8], sub: &Arc<Subscriber>) {
         self.patterns
             .write()
-            .entry_ref(pattern)
+            .entry(Box::from(pattern))
             .or_default()
             .insert(sub.id, Arc::clone(sub));
     }

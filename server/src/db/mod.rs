@@ -96,15 +96,55 @@ fn prefetch(address: usize) {
 
 /// A slot's lock and table header, alone on one cache line: a command
 /// touches one line to lock its slot and find its table, and the next
-/// command's line can be fetched ahead (`Db::prefetch`).
+/// command's line can be fetched ahead (`Db::next_in_batch`).
 #[repr(align(64))]
 #[derive(Default)]
-struct SlotLock(Mutex<Slot>);
+struct SlotLock {
+    slot: Mutex<Slot>,
+    /// Where the table's buckets are, readable without the lock, so the
+    /// next command's probe can be fetched ahead too: the control bytes'
+    /// address, and log2 of the bucket count from bit 56 (0: not known).
+    /// Refreshed on every insert, which follows every growth or rebuild;
+    /// after a shrink it is stale until the next one, and a prefetch of a
+    /// stale address only wastes the fetch.
+    probe: AtomicU64,
+}
 
 impl Deref for SlotLock {
     type Target = Mutex<Slot>;
     fn deref(&self) -> &Mutex<Slot> {
-        &self.0
+        &self.slot
+    }
+}
+
+const PROBE_ADDRESS_BITS: u32 = 56;
+
+impl SlotLock {
+    /// Records where a table of `table_buckets` keeps them, from the
+    /// address of its element at `bucket` (hashbrown stores elements
+    /// downwards from the control bytes).
+    #[inline]
+    fn note_probe(&self, table_buckets: usize, bucket: usize, element_address: usize) {
+        let ctrl = element_address + (bucket + 1) * std::mem::size_of::<Entry>();
+        let hint = ctrl as u64 | (table_buckets.trailing_zeros() as u64) << PROBE_ADDRESS_BITS;
+        if self.probe.load(Relaxed) != hint {
+            self.probe.store(hint, Relaxed);
+        }
+    }
+
+    /// Fetches the control bytes and the first bucket a lookup of `hash`
+    /// reads, if the table's place is known.
+    #[inline]
+    fn prefetch_probe(&self, hash: u64) {
+        let hint = self.probe.load(Relaxed);
+        if hint == 0 {
+            return;
+        }
+        let ctrl = (hint & ((1 << PROBE_ADDRESS_BITS) - 1)) as usize;
+        let mask = (1usize << (hint >> PROBE_ADDRESS_BITS)) - 1;
+        let at = hash as usize & mask;
+        prefetch(ctrl + at);
+        prefetch(ctrl.wrapping_sub((at + 1) * std::mem::size_of::<Entry>()));
     }
 }
 
@@ -171,20 +211,29 @@ impl Db {
     }
 
     /// Told, before each command of a pipelined batch, the first key of the
-    /// command after it (None: there is none). Its slot's cache line is
-    /// fetched now, so the misses of consecutive commands overlap; and if
-    /// the current command locks only that same slot, its lock is kept for
-    /// the next one instead of released (`Locked`'s drop): a batch on one
-    /// hot key then takes its lock once, where two threads handing it back
-    /// and forth per command spent more than the commands.
+    /// command after it (`key`) and of the one after that (`after`). If the
+    /// current command locks only the next one's slot, its lock is kept for
+    /// it instead of released (`Locked`'s drop): a batch on one hot key then
+    /// takes its lock once, where two threads handing it back and forth per
+    /// command spent more than the commands. And the cache misses of
+    /// consecutive commands overlap, two deep: `after`'s slot line is
+    /// fetched now, and `key`'s place in its table, from the probe hint in
+    /// its slot line (fetched one command ago). A run of commands on one
+    /// slot fetches nothing: its lines are here.
     #[inline]
-    pub fn next_in_batch(&self, key: Option<&[u8]>) {
+    pub fn next_in_batch<'k>(&self, key: Option<&[u8]>, after: impl FnOnce() -> Option<&'k [u8]>) {
         let slot = key.map(key_slot);
+        let same_as_now = slot.is_some() && NEXT.get() == slot;
         NEXT.set(slot);
-        let Some(slot) = slot else {
+        let (Some(slot), Some(key), false) = (slot, key, same_as_now) else {
             return;
         };
-        prefetch(&self.slots[slot as usize] as *const SlotLock as usize);
+        if let Some(after) = after() {
+            prefetch(&self.slots[key_slot(after) as usize] as *const SlotLock as usize);
+        }
+        let lock = &self.slots[slot as usize];
+        prefetch(lock as *const SlotLock as usize);
+        lock.prefetch_probe(self.hash(key));
     }
 
     /// Locks one slot by number (for per-slot walks: SCAN, KEYS, expiry).
@@ -502,20 +551,21 @@ impl<'a> Locked<'a> {
         let hash = self.db.hash(entry.key());
         let hasher = &self.db.hasher;
         let volatile = entry.expire_at().is_some() as usize;
+        let db = self.db;
+        let lock = &db.slots[key_slot(entry.key()) as usize];
         let slot = self.slot(entry.key());
         slot.watchers.touch(entry.key());
         slot.reserve_one(hasher);
-        let old = match slot.table.entry(
+        let (old, placed) = match slot.table.entry(
             hash,
             |e| e.key() == entry.key(),
             |e| hasher.hash_one(e.key()),
         ) {
-            TableEntry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), entry)),
-            TableEntry::Vacant(v) => {
-                v.insert(entry);
-                None
-            }
+            TableEntry::Occupied(mut o) => (Some(std::mem::replace(o.get_mut(), entry)), o),
+            TableEntry::Vacant(v) => (None, v.insert(entry)),
         };
+        let (bucket, element) = (placed.bucket_index(), placed.get() as *const Entry as usize);
+        lock.note_probe(placed.into_table().num_buckets(), bucket, element);
         let old_volatile = old.as_ref().is_some_and(|e| e.expire_at().is_some()) as usize;
         slot.volatile = slot.volatile + volatile - old_volatile;
         old

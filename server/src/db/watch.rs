@@ -30,7 +30,7 @@ impl Watchers {
 
     pub fn add(&mut self, key: &[u8], flag: &WatchFlag) {
         let map = self.0.get_or_insert_with(Box::default);
-        let list = map.entry_ref(key).or_default();
+        let list = map.entry(Box::from(key)).or_default();
         list.retain(|w| w.strong_count() > 0);
         list.push(Arc::downgrade(flag));
     }
