@@ -298,13 +298,22 @@ impl Db {
         Held { guards }
     }
 
-    /// Adds `slot` to this thread's `held` ones if its lock can be had
-    /// within `within`: a script that wrote already may still reach a key
-    /// it did not declare. Never a plain wait: locking out of slot order
-    /// could deadlock with a command locking in order.
-    pub fn try_hold<'a>(&'a self, held: &mut Held<'a>, slot: u16, within: Duration) -> bool {
-        let Some(guard) = self.slots[slot as usize].try_lock_for(within) else {
-            return false;
+    /// Adds `slot` to this thread's `held` ones: a script that wrote
+    /// already may still reach a key it did not declare. After every slot
+    /// held, it waits as long as it takes, as multi-key commands lock in
+    /// slot order; before one of them, only if the lock can be had within
+    /// `within`, since waiting out of order could deadlock with a command
+    /// holding that slot and waiting, in order, for one of ours.
+    pub fn hold_more<'a>(&'a self, held: &mut Held<'a>, slot: u16, within: Duration) -> bool {
+        let lock = &self.slots[slot as usize];
+        let in_order = HELD.with_borrow(|h| h.iter().all(|&s| s < slot));
+        let guard = if in_order {
+            lock.lock()
+        } else {
+            match lock.try_lock_for(within) {
+                Some(guard) => guard,
+                None => return false,
+            }
         };
         held.guards.push(guard);
         HELD.with_borrow_mut(|h| h.push(slot));

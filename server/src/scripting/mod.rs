@@ -124,7 +124,7 @@ fn keyless_allowed(cmd: CommandRef) -> bool {
 }
 
 /// How long a fast-path script that wrote already waits for the slot of a
-/// key it did not declare.
+/// key it did not declare, when that slot comes before one it holds.
 const UNDECLARED_WAIT: Duration = Duration::from_millis(1);
 
 impl Scripts {
@@ -529,11 +529,13 @@ impl Env<'_> {
     /// eviction to do (eviction locks any slot). Before the script wrote,
     /// anything else stops it, to run again on the exclusive path as Redis
     /// would run it. After, it cannot start over: the slot of a key it did
-    /// not declare is taken if free within UNDECLARED_WAIT, and otherwise,
-    /// as for a keyless command that may walk the keyspace, the call fails.
-    /// This is where slotcache differs from Redis, which runs any such
-    /// script: a script must declare in KEYS the keys it writes to or
-    /// reaches after writing (as Redis documents it should).
+    /// not declare is added to those it holds (`Db::hold_more`: waited for
+    /// if it comes after all of them, else only if free within
+    /// UNDECLARED_WAIT), and when it cannot be, as for a keyless command
+    /// that may walk the keyspace, the call fails. This is where slotcache
+    /// differs from Redis, which runs any such script: a script must
+    /// declare in KEYS the keys it writes to or reaches after writing (as
+    /// Redis documents it should).
     fn admit_fast(&mut self, cmd: CommandRef, argv: &Argv) -> Result<(), Refused> {
         let wrote = FAST.get().wrote;
         let fail = |msg| match wrote {
@@ -555,7 +557,7 @@ impl Env<'_> {
                 continue;
             }
             let held = self.held.as_mut().expect("on the fast path");
-            if !wrote || !db.try_hold(held, slot, UNDECLARED_WAIT) {
+            if !wrote || !db.hold_more(held, slot, UNDECLARED_WAIT) {
                 return fail("Script attempted to access a key not declared in KEYS, whose slot another client is using, after it wrote: declare every key in KEYS");
             }
         }
