@@ -4,41 +4,52 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 use slotcache_cluster::SLOT_COUNT;
+use slotcache_protocol::command::CommandTable;
 
 use crate::clock;
 use crate::memory::human;
 use crate::pubsub::Kind;
 use crate::server::Server;
+use crate::stats::CommandTotals;
 
 /// The Redis version slotcache answers as: clients and tools gate features
 /// on it, and slotcache implements Redis 7.0's commands and replies.
 pub const REDIS_VERSION: &str = "7.0.0";
 
-const DEFAULT_SECTIONS: &[&str] = &[
+/// Every section, in Redis's order.
+const SECTIONS: &[&str] = &[
     "server",
     "clients",
     "memory",
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "errorstats",
     "cluster",
     "keyspace",
 ];
+
+/// What INFO with no section (or `default`) shows: all but commandstats.
+fn in_default(section: &str) -> bool {
+    section != "commandstats"
+}
 
 /// The INFO text for the requested sections (none: the default set).
 pub fn render(server: &Server, requested: &[String]) -> String {
     let mut wanted: Vec<&str> = Vec::new();
     for r in requested {
         match r.as_str() {
-            "all" | "everything" | "default" => wanted.extend_from_slice(DEFAULT_SECTIONS),
+            "all" | "everything" => wanted.extend_from_slice(SECTIONS),
+            "default" => wanted.extend(SECTIONS.iter().filter(|s| in_default(s))),
             other => wanted.push(other),
         }
     }
     if requested.is_empty() {
-        wanted.extend_from_slice(DEFAULT_SECTIONS);
+        wanted.extend(SECTIONS.iter().filter(|s| in_default(s)));
     }
     let mut out = String::new();
-    for section in DEFAULT_SECTIONS.iter().filter(|s| wanted.contains(s)) {
+    for section in SECTIONS.iter().filter(|s| wanted.contains(s)) {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
@@ -49,12 +60,42 @@ pub fn render(server: &Server, requested: &[String]) -> String {
             "stats" => stats_section(server, &mut out),
             "replication" => replication_section(server, &mut out),
             "cpu" => cpu_section(&mut out),
+            "commandstats" => commandstats_section(&mut out),
+            "errorstats" => errorstats_section(&mut out),
             "cluster" => cluster_section(server, &mut out),
             "keyspace" => keyspace_section(server, &mut out),
             _ => unreachable!(),
         }
     }
     out
+}
+
+/// Commands called (or refused) since the last CONFIG RESETSTAT.
+fn commandstats_section(out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    let table = CommandTable::get();
+    for (spec, t) in table.all.iter().zip(crate::stats::command_totals()) {
+        if t == CommandTotals::default() {
+            continue;
+        }
+        let per_call = if t.calls == 0 {
+            0.0
+        } else {
+            t.usec as f64 / t.calls as f64
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+            spec.name, t.calls, t.usec, t.rejected, t.failed
+        );
+    }
+}
+
+fn errorstats_section(out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    for (kind, count) in crate::stats::error_counts() {
+        let _ = write!(out, "errorstat_{kind}:count={count}\r\n");
+    }
 }
 
 fn server_section(server: &Server, out: &mut String) {

@@ -1089,3 +1089,75 @@ fn introspection_replies_as_redis_server() {
     }
     assert!(compared > 150, "{compared} commands compared");
 }
+
+#[test]
+fn command_and_error_stats_count_as_redis_server() {
+    let node = Node::start(&[]);
+    let redis = Reference::start();
+    // Calls, failed calls (an error while running: WRONGTYPE), rejected
+    // calls (refused before running: arity, NOAUTH-free checks), error
+    // replies by their first word, and CONFIG RESETSTAT.
+    let script: &[&[&str]] = &[
+        &["SET", "s", "1"],
+        &["GET", "s"],
+        &["GET"],
+        &["LPUSH", "s", "x"],
+        &["INCR", "s"],
+        &["INCR", "s"],
+        &["HSET", "h", "f"],
+        &["NOSUCHCOMMAND"],
+        &["CONFIG", "GET", "maxmemory"],
+    ];
+    let counts = |con: &mut Connection| {
+        let stats = info(con, "commandstats");
+        let mut lines: Vec<String> = stats
+            .iter()
+            .filter(|(k, _)| k.starts_with("cmdstat_") && k.as_str() != "cmdstat_info")
+            .map(|(k, v)| {
+                // Times differ; the counts must not.
+                let fields: Vec<&str> = v.split(',').filter(|f| !f.starts_with("usec")).collect();
+                format!("{k}:{}", fields.join(","))
+            })
+            .collect();
+        lines.sort();
+        let mut errors: Vec<String> = info(con, "errorstats")
+            .into_iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
+        errors.sort();
+        (lines, errors)
+    };
+    let mut seen = Vec::new();
+    for port in [node.port, redis.port] {
+        let con = &mut redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        assert_eq!(q::<String>(con, &["CONFIG", "RESETSTAT"]), "OK");
+        for args in script {
+            let _ = cmd(args).query::<Value>(con);
+        }
+        let (lines, errors) = counts(con);
+        assert!(
+            lines.contains(&"cmdstat_get:calls=1,rejected_calls=1,failed_calls=0".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            errors.contains(&"errorstat_WRONGTYPE:count=1".to_string()),
+            "{errors:?}"
+        );
+        // Commandstats is not in INFO's default set; errorstats is.
+        let default: String = q(con, &["INFO"]);
+        assert!(default.contains("# Errorstats") && !default.contains("# Commandstats"));
+        assert!(q::<String>(con, &["INFO", "all"]).contains("# Commandstats"));
+        seen.push((lines, errors));
+        assert_eq!(q::<String>(con, &["CONFIG", "RESETSTAT"]), "OK");
+        let (lines, errors) = counts(con);
+        assert_eq!(
+            lines,
+            ["cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0"]
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    assert_eq!(seen[0], seen[1], "slotcache, then redis-server");
+}

@@ -142,7 +142,11 @@ pub fn find(argv: &Argv) -> Result<CommandRef, NotFound> {
 
 /// `find`, with Redis's error replies.
 pub fn resolve(argv: &Argv) -> Result<CommandRef, CmdError> {
-    find(argv).map_err(|e| match e {
+    find(argv).map_err(|e| not_found(argv, e))
+}
+
+fn not_found(argv: &Argv, e: NotFound) -> CmdError {
+    match e {
         NotFound::Command => {
             let mut msg = format!(
                 "ERR unknown command '{}', with args beginning with: ",
@@ -159,7 +163,7 @@ pub fn resolve(argv: &Argv) -> Result<CommandRef, CmdError> {
             cmd.spec.name.to_ascii_uppercase()
         )),
         NotFound::Arity(cmd) => wrong_arity(cmd.spec.name),
-    })
+    }
 }
 
 fn wrong_arity(name: &str) -> CmdError {
@@ -309,6 +313,7 @@ fn dispatch<'a>(
         Ok(cmd) => cmd,
         Err(e) => {
             stats.errors += 1;
+            crate::stats::count_error(e.message());
             multi::refused(server, client, &argv, e.message(), out);
             return Ok(false);
         }
@@ -395,10 +400,9 @@ pub fn call(
         may_block,
     };
     let handler = handlers()[cmd.id].expect("every command in the table has a handler");
-    let slow_threshold = server.hot.slowlog_threshold_us.load(Relaxed);
-    let logged = slow_threshold != u64::MAX && !cmd.spec.flags.has(Flags::SKIP_SLOWLOG);
-    let started = logged.then(quanta::Instant::now);
+    let started = quanta::Instant::now();
     let result = handler(&mut ctx, argv);
+    let micros = started.elapsed().as_micros() as u64;
     if cmd.spec.is_write() {
         crate::blocking::keys_written(&mut ctx, argv);
     }
@@ -408,23 +412,23 @@ pub fn call(
     if may_block {
         crate::blocking::serve_deferred(server, now);
     }
+    crate::stats::count_call(cmd.id, micros, result.is_err());
     if let Err(e) = result {
         stats.errors += 1;
+        crate::stats::count_error(e.message());
         ctx.out.error(e.message());
     }
-    if let Some(started) = started {
-        let micros = started.elapsed().as_micros() as u64;
-        if micros >= slow_threshold {
-            let max_len = server.config.read().slowlog_max_len as usize;
-            let name = ctx.client.handle.name.lock().clone();
-            server.slowlog.lock().push(
-                argv.iter(),
-                micros,
-                ctx.client.handle.addr.to_string(),
-                name,
-                max_len,
-            );
-        }
+    let slow_threshold = server.hot.slowlog_threshold_us.load(Relaxed);
+    if micros >= slow_threshold && !cmd.spec.flags.has(Flags::SKIP_SLOWLOG) {
+        let max_len = server.config.read().slowlog_max_len as usize;
+        let name = ctx.client.handle.name.lock().clone();
+        server.slowlog.lock().push(
+            argv.iter(),
+            micros,
+            ctx.client.handle.addr.to_string(),
+            name,
+            max_len,
+        );
     }
     ctx.client.handle.last_command.store(cmd.id, Relaxed);
 }
@@ -435,9 +439,26 @@ pub fn out_of_memory(server: &Server) -> bool {
     server.over_memory_limit() && evict::perform(server) == Outcome::Fail
 }
 
-/// The checks every command passes before it runs.
+/// The checks every command passes before it runs. A known command that
+/// fails one counts as rejected (INFO commandstats).
 fn check(server: &Server, client: &mut Client, argv: &Argv) -> Result<CommandRef, CmdError> {
-    let cmd = resolve(argv)?;
+    let cmd = find(argv).map_err(|e| {
+        if let NotFound::Arity(cmd) = e {
+            crate::stats::count_rejected(cmd.id);
+        }
+        not_found(argv, e)
+    })?;
+    checks(server, client, argv, cmd)
+        .inspect_err(|_| crate::stats::count_rejected(cmd.id))
+        .map(|()| cmd)
+}
+
+fn checks(
+    server: &Server,
+    client: &mut Client,
+    argv: &Argv,
+    cmd: CommandRef,
+) -> Result<(), CmdError> {
     let flags = cmd.spec.flags;
     if !client.authenticated && !flags.has(Flags::NO_AUTH) {
         return Err(CmdError::Static("NOAUTH Authentication required."));
@@ -483,7 +504,7 @@ fn check(server: &Server, client: &mut Client, argv: &Argv) -> Result<CommandRef
             cmd.spec.name
         )));
     }
-    Ok(cmd)
+    Ok(())
 }
 
 #[cfg(test)]

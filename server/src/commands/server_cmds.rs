@@ -484,6 +484,7 @@ fn config_set(ctx: &mut Ctx, argv: &Argv) -> CmdResult {
 
 fn config_resetstat(ctx: &mut Ctx, _argv: &Argv) -> CmdResult {
     ctx.server.stats.reset();
+    crate::stats::reset_command_and_error_stats();
     ctx.server.db.expired_keys.store(0, Relaxed);
     ctx.server.db.evicted_keys.store(0, Relaxed);
     ctx.server.slowlog.lock().entries.clear();
