@@ -561,7 +561,11 @@ impl<'a> Locked<'a> {
         let hasher = &self.db.hasher;
         let volatile = entry.expire_at().is_some() as usize;
         let db = self.db;
-        let lock = &db.slots[key_slot(entry.key()) as usize];
+        let slot_number = match self.guards.as_slice() {
+            [(n, _)] => *n,
+            _ => key_slot(entry.key()),
+        };
+        let lock = &db.slots[slot_number as usize];
         let slot = self.slot(entry.key());
         slot.watchers.touch(entry.key());
         slot.reserve_one(hasher);
