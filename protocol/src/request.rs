@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::command::CommandRef;
+
 /// Redis's PROTO_INLINE_MAX_SIZE: the longest inline request or header line.
 const INLINE_MAX: usize = 64 * 1024;
 /// What a client that still has to authenticate may send (Redis 7): at most
@@ -311,8 +313,10 @@ fn find_within_limit(
 /// What a look at the multibulk request at the start of a buffer found, as
 /// far as it has arrived and is well-formed: hints for fetching ahead what
 /// it will touch, never a substitute for parsing it.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Peek<'a> {
+    /// Its command, if the table has it.
+    pub cmd: Option<CommandRef>,
     /// Its first key, by the command table.
     pub first_key: Option<&'a [u8]>,
     /// Where the look stopped (after the first key), and how many
@@ -335,7 +339,9 @@ pub fn peek(buf: &[u8]) -> Peek<'_> {
     let Some(name) = buf.get(at..at.saturating_add(name_len)) else {
         return found;
     };
-    let key_index = crate::command::lookup(name)
+    found.cmd = crate::command::lookup(name);
+    let key_index = found
+        .cmd
         .and_then(|cmd| cmd.spec.keys.first_hint())
         .filter(|&i| i < count);
     let mut at = at + name_len + 2;
@@ -357,6 +363,17 @@ pub fn peek(buf: &[u8]) -> Peek<'_> {
 }
 
 impl Peek<'_> {
+    /// The argument right after the first key (a member, a field …), if
+    /// it has arrived.
+    pub fn arg_after_key<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
+        let (at, left) = self.stopped.filter(|_| self.first_key.is_some())?;
+        if left == 0 {
+            return None;
+        }
+        let (len, arg_at) = peek_header(buf, at, b'$')?;
+        buf.get(arg_at..arg_at.checked_add(len)?)
+    }
+
     /// The length of the request at the start of `buf` (the one looked
     /// at), if all of it is there: the next request starts after it.
     pub fn len(&self, buf: &[u8]) -> Option<usize> {
@@ -520,6 +537,10 @@ mod tests {
         let get = b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n*1\r\n";
         assert_eq!(peek(get).first_key, Some(&b"foo"[..]));
         assert_eq!(peek(get).len(get), Some(22));
+        assert_eq!(peek(get).arg_after_key(get), None);
+        let hget = b"*3\r\n$4\r\nHGET\r\n$1\r\nh\r\n$1\r\nf\r\n";
+        assert_eq!(peek(hget).cmd.unwrap().spec.name, "hget");
+        assert_eq!(peek(hget).arg_after_key(hget), Some(&b"f"[..]));
         // The rest of the request need not have arrived.
         let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva";
         assert_eq!(peek(set).first_key, Some(&b"k"[..]));

@@ -312,8 +312,12 @@ fn run_batch(
             Ok(Some(parsed)) => {
                 let rest = &input[parsed.consumed..];
                 let next = peek(rest);
+                let member = || {
+                    next.cmd.filter(|&c| commands::member_follows_key(c))?;
+                    next.arg_after_key(rest)
+                };
                 let after = || next.len(rest).and_then(|len| peek(&rest[len..]).first_key);
-                server.db.next_in_batch(next.first_key, after);
+                server.db.next_in_batch(next.first_key, member, after);
                 let argv = parser.argv(input, &parsed);
                 // One that must wait is left in the input.
                 match commands::execute(server, client, output, argv, stats, &mut hold) {

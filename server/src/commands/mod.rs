@@ -359,6 +359,42 @@ fn dispatch<'a>(
     Ok(cmd.spec.name == "asking")
 }
 
+/// Commands whose argument after the key is a member (or field) they look
+/// up in the collection: the batch loop fetches its place ahead.
+pub fn member_follows_key(cmd: CommandRef) -> bool {
+    static MEMBER: OnceLock<Vec<bool>> = OnceLock::new();
+    MEMBER.get_or_init(|| {
+        CommandTable::get()
+            .all
+            .iter()
+            .map(|s| {
+                matches!(
+                    s.name,
+                    "sadd"
+                        | "srem"
+                        | "sismember"
+                        | "smismember"
+                        | "hset"
+                        | "hsetnx"
+                        | "hget"
+                        | "hmget"
+                        | "hmset"
+                        | "hdel"
+                        | "hexists"
+                        | "hincrby"
+                        | "hincrbyfloat"
+                        | "hstrlen"
+                        | "zscore"
+                        | "zmscore"
+                        | "zrem"
+                        | "zrank"
+                        | "zrevrank"
+                )
+            })
+            .collect()
+    })[cmd.id]
+}
+
 /// Scripts: they take `exclusive` for their whole run, and lock the slots
 /// of keys as their inner commands need them.
 fn runs_alone(cmd: CommandRef) -> bool {

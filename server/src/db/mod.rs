@@ -15,6 +15,7 @@ pub mod dump;
 pub mod entry;
 pub mod evict;
 pub mod object;
+mod probe;
 pub mod thin;
 pub mod watch;
 
@@ -32,6 +33,8 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use rand::Rng;
 use slotcache_cluster::{key_slot, SLOT_COUNT};
 use smallvec::SmallVec;
+
+use probe::prefetch;
 
 pub use access::AccessPolicy;
 pub use entry::{Entry, Value};
@@ -82,18 +85,6 @@ impl Slot {
     }
 }
 
-/// Asks for the cache line at `address` ahead of its use.
-#[inline]
-fn prefetch(address: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch only hints the cache; any address is allowed.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = address;
-}
-
 /// A slot's lock and table header, alone on one cache line: a command
 /// touches one line to lock its slot and find its table, and the next
 /// command's line can be fetched ahead (`Db::next_in_batch`).
@@ -101,12 +92,8 @@ fn prefetch(address: usize) {
 #[derive(Default)]
 struct SlotLock {
     slot: Mutex<Slot>,
-    /// Where the table's buckets are, readable without the lock, so the
-    /// next command's probe can be fetched ahead too: the control bytes'
-    /// address, and log2 of the bucket count from bit 56 (0: not known).
-    /// Refreshed on every insert, which follows every growth or rebuild;
-    /// after a shrink it is stale until the next one, and a prefetch of a
-    /// stale address only wastes the fetch.
+    /// The table's `probe::hint`, readable without the lock, so the next
+    /// command's lookup can be fetched ahead too; refreshed on every insert.
     probe: AtomicU64,
 }
 
@@ -117,34 +104,12 @@ impl Deref for SlotLock {
     }
 }
 
-const PROBE_ADDRESS_BITS: u32 = 56;
-
 impl SlotLock {
-    /// Records where a table of `table_buckets` keeps them, from the
-    /// address of its element at `bucket` (hashbrown stores elements
-    /// downwards from the control bytes).
     #[inline]
-    fn note_probe(&self, table_buckets: usize, bucket: usize, element_address: usize) {
-        let ctrl = element_address + (bucket + 1) * std::mem::size_of::<Entry>();
-        let hint = ctrl as u64 | (table_buckets.trailing_zeros() as u64) << PROBE_ADDRESS_BITS;
+    fn note_probe(&self, hint: u64) {
         if self.probe.load(Relaxed) != hint {
             self.probe.store(hint, Relaxed);
         }
-    }
-
-    /// Fetches the control bytes and the first bucket a lookup of `hash`
-    /// reads, if the table's place is known.
-    #[inline]
-    fn prefetch_probe(&self, hash: u64) {
-        let hint = self.probe.load(Relaxed);
-        if hint == 0 {
-            return;
-        }
-        let ctrl = (hint & ((1 << PROBE_ADDRESS_BITS) - 1)) as usize;
-        let mask = (1usize << (hint >> PROBE_ADDRESS_BITS)) - 1;
-        let at = hash as usize & mask;
-        prefetch(ctrl + at);
-        prefetch(ctrl.wrapping_sub((at + 1) * std::mem::size_of::<Entry>()));
     }
 }
 
@@ -219,21 +184,42 @@ impl Db {
     /// consecutive commands overlap, two deep: `after`'s slot line is
     /// fetched now, and `key`'s place in its table, from the probe hint in
     /// its slot line (fetched one command ago). A run of commands on one
-    /// slot fetches nothing: its lines are here.
+    /// slot has its lines here already; what the next one may miss is the
+    /// `member` it looks up in the key's collection, fetched ahead while
+    /// this thread keeps the slot locked for it.
     #[inline]
-    pub fn next_in_batch<'k>(&self, key: Option<&[u8]>, after: impl FnOnce() -> Option<&'k [u8]>) {
+    pub fn next_in_batch<'k>(
+        &self,
+        key: Option<&[u8]>,
+        member: impl FnOnce() -> Option<&'k [u8]>,
+        after: impl FnOnce() -> Option<&'k [u8]>,
+    ) {
         let slot = key.map(key_slot);
         let same_as_now = slot.is_some() && NEXT.get() == slot;
         NEXT.set(slot);
-        let (Some(slot), Some(key), false) = (slot, key, same_as_now) else {
+        let (Some(slot), Some(key)) = (slot, key) else {
             return;
         };
+        if same_as_now {
+            if KEPT.get() == Some((self as *const Db, slot)) {
+                if let Some(member) = member() {
+                    // SAFETY: this thread holds the slot's lock (kept for
+                    // the command about to run), and no guard of it is alive.
+                    let held = unsafe { &*self.slots[slot as usize].data_ptr() };
+                    let entry = held.table.find(self.hash(key), |e| e.key() == key);
+                    if let Some(object) = entry.and_then(Entry::object) {
+                        object.prefetch_member(member);
+                    }
+                }
+            }
+            return;
+        }
         if let Some(after) = after() {
             prefetch(&self.slots[key_slot(after) as usize] as *const SlotLock as usize);
         }
         let lock = &self.slots[slot as usize];
         prefetch(lock as *const SlotLock as usize);
-        lock.prefetch_probe(self.hash(key));
+        probe::prefetch_lookup::<Entry>(lock.probe.load(Relaxed), self.hash(key));
     }
 
     /// Locks one slot by number (for per-slot walks: SCAN, KEYS, expiry).
@@ -577,8 +563,10 @@ impl<'a> Locked<'a> {
             TableEntry::Occupied(mut o) => (Some(std::mem::replace(o.get_mut(), entry)), o),
             TableEntry::Vacant(v) => (None, v.insert(entry)),
         };
-        let (bucket, element) = (placed.bucket_index(), placed.get() as *const Entry as usize);
-        lock.note_probe(placed.into_table().num_buckets(), bucket, element);
+        let bucket = placed.bucket_index();
+        let table = placed.into_table();
+        let placed = table.get_bucket(bucket).expect("the entry just placed");
+        lock.note_probe(probe::hint(table.num_buckets(), bucket, placed));
         let old_volatile = old.as_ref().is_some_and(|e| e.expire_at().is_some()) as usize;
         slot.volatile = slot.volatile + volatile - old_volatile;
         old

@@ -36,6 +36,18 @@ pub enum Object {
 }
 
 impl Object {
+    /// Fetches ahead what looking up `member` in this collection reads
+    /// first, when it is a table (a packed value is one block, already
+    /// fetched with the key).
+    pub fn prefetch_member(&self, member: &[u8]) {
+        match self {
+            Object::Hash(Hash::Table(d)) => d.prefetch(member),
+            Object::Set(Set::Table(d)) => d.prefetch(member),
+            Object::ZSet(z) => z.prefetch_member(member),
+            _ => {}
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Object::Raw(_) => "string",

@@ -32,6 +32,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use smallvec::SmallVec;
 
+use crate::db::probe;
 use crate::db::thin::{ThinAlias, ThinBytes, ThinPair};
 
 /// How a dict holds its fields: owning them (`ThinBytes`), or naming
@@ -140,6 +141,8 @@ const MAX_SHARDS: usize = 1 << 24;
 pub struct Dict<E = ThinPair> {
     /// `base + split` of them; a field lives in `self.shard_of(hash)`.
     shards: SmallVec<[Shard<E>; 1]>,
+    /// Each shard's `probe::hint` (0: not known), for `prefetch`.
+    probes: SmallVec<[u64; 1]>,
     /// A power of two: the shards before any split.
     base: usize,
     len: usize,
@@ -152,6 +155,7 @@ impl<E> Default for Dict<E> {
         shards.push(Shard::new());
         Dict {
             shards,
+            probes: smallvec::smallvec![0],
             base: 1,
             len: 0,
             hasher: DefaultHashBuilder::default(),
@@ -215,20 +219,32 @@ impl<E: Element> Dict<E> {
     ) -> bool {
         let hash = self.hash(field);
         let at = self.shard_at(hash);
-        match self.shards[at].entry(hash, |e| e.field() == field, rehash(&self.hasher)) {
-            Entry::Occupied(mut o) => {
-                update(o.get_mut(), arg);
-                false
-            }
-            Entry::Vacant(v) => {
-                v.insert(make(arg));
-                self.len += 1;
-                if self.len > GROW_AT * self.shards.len() && self.shards.len() < MAX_SHARDS {
-                    self.split_one();
+        let (placed, new) =
+            match self.shards[at].entry(hash, |e| e.field() == field, rehash(&self.hasher)) {
+                Entry::Occupied(mut o) => {
+                    update(o.get_mut(), arg);
+                    (o, false)
                 }
-                true
+                Entry::Vacant(v) => (v.insert(make(arg)), true),
+            };
+        let bucket = placed.bucket_index();
+        let shard = placed.into_table();
+        let element = shard.get_bucket(bucket).expect("the element just placed");
+        self.probes[at] = probe::hint(shard.num_buckets(), bucket, element);
+        if new {
+            self.len += 1;
+            if self.len > GROW_AT * self.shards.len() && self.shards.len() < MAX_SHARDS {
+                self.split_one();
             }
         }
+        new
+    }
+
+    /// Fetches the cache lines a lookup of `field` reads first, if its
+    /// shard's place is known: for a pipeline's next command on this key.
+    pub fn prefetch(&self, field: &[u8]) {
+        let hash = self.hash(field);
+        probe::prefetch_lookup::<E>(self.probes[self.shard_at(hash)], hash);
     }
 
     /// Removes `field`; true when it was there.
@@ -253,6 +269,7 @@ impl<E: Element> Dict<E> {
             // Give memory back as Redis shrinks a mostly empty dict. Moving
             // fields inside one shard cannot confuse a cursor.
             shard.shrink_to(shard.len() * 2, rehash(&self.hasher));
+            self.probes[at] = 0;
         }
         Some(element)
     }
@@ -269,7 +286,9 @@ impl<E: Element> Dict<E> {
         }
         // Keep the usual slack, not room for the fields that left.
         source.shrink_to(source.len() + source.len() / 4, rehash);
+        self.probes[from] = 0;
         self.shards.push(upper);
+        self.probes.push(0);
         if self.shards.len() == 2 * base {
             self.base *= 2;
         }
@@ -282,7 +301,9 @@ impl<E: Element> Dict<E> {
         }
         let rehash = rehash(&self.hasher);
         let upper = self.shards.pop().expect("more than one shard");
+        self.probes.pop();
         let from = self.shards.len() - self.base;
+        self.probes[from] = 0;
         let into = &mut self.shards[from];
         into.reserve(upper.len(), rehash);
         for item in upper {

@@ -813,6 +813,13 @@ fn rescore(current: f64, score: f64, flags: AddFlags) -> Result<(Added, f64), No
 }
 
 impl ZSet {
+    /// `Object::prefetch_member` for a sorted set.
+    pub fn prefetch_member(&self, member: &[u8]) {
+        if let Repr::Skip(s) = &self.0 {
+            s.scores.prefetch(member);
+        }
+    }
+
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::Packed(p) => p.len(),
