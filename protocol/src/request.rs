@@ -363,12 +363,16 @@ pub fn peek(buf: &[u8]) -> Peek<'_> {
 }
 
 impl Peek<'_> {
-    /// The argument right after the first key (a member, a field …), if
-    /// it has arrived.
-    pub fn arg_after_key<'b>(&self, buf: &'b [u8]) -> Option<&'b [u8]> {
-        let (at, left) = self.stopped.filter(|_| self.first_key.is_some())?;
-        if left == 0 {
+    /// The `n`th argument after the first key (1: the one right after
+    /// it), if it has arrived: a member, a field …
+    pub fn arg_after_key<'b>(&self, buf: &'b [u8], n: usize) -> Option<&'b [u8]> {
+        let (mut at, left) = self.stopped.filter(|_| self.first_key.is_some())?;
+        if n == 0 || left < n {
             return None;
+        }
+        for _ in 1..n {
+            let (len, arg_at) = peek_header(buf, at, b'$')?;
+            at = arg_at.checked_add(len)?.checked_add(2)?;
         }
         let (len, arg_at) = peek_header(buf, at, b'$')?;
         buf.get(arg_at..arg_at.checked_add(len)?)
@@ -537,10 +541,13 @@ mod tests {
         let get = b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n*1\r\n";
         assert_eq!(peek(get).first_key, Some(&b"foo"[..]));
         assert_eq!(peek(get).len(get), Some(22));
-        assert_eq!(peek(get).arg_after_key(get), None);
+        assert_eq!(peek(get).arg_after_key(get, 1), None);
         let hget = b"*3\r\n$4\r\nHGET\r\n$1\r\nh\r\n$1\r\nf\r\n";
         assert_eq!(peek(hget).cmd.unwrap().spec.name, "hget");
-        assert_eq!(peek(hget).arg_after_key(hget), Some(&b"f"[..]));
+        assert_eq!(peek(hget).arg_after_key(hget, 1), Some(&b"f"[..]));
+        assert_eq!(peek(hget).arg_after_key(hget, 2), None);
+        let zadd = b"*4\r\n$4\r\nZADD\r\n$1\r\nz\r\n$1\r\n1\r\n$1\r\nm\r\n";
+        assert_eq!(peek(zadd).arg_after_key(zadd, 2), Some(&b"m"[..]));
         // The rest of the request need not have arrived.
         let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nva";
         assert_eq!(peek(set).first_key, Some(&b"k"[..]));

@@ -312,10 +312,7 @@ fn run_batch(
             Ok(Some(parsed)) => {
                 let rest = &input[parsed.consumed..];
                 let next = peek(rest);
-                let member = || {
-                    next.cmd.filter(|&c| commands::member_follows_key(c))?;
-                    next.arg_after_key(rest)
-                };
+                let member = || next.arg_after_key(rest, commands::member_after_key(next.cmd?)?);
                 let after = || next.len(rest).and_then(|len| peek(&rest[len..]).first_key);
                 server.db.next_in_batch(next.first_key, member, after);
                 let argv = parser.argv(input, &parsed);

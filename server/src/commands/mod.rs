@@ -359,37 +359,22 @@ fn dispatch<'a>(
     Ok(cmd.spec.name == "asking")
 }
 
-/// Commands whose argument after the key is a member (or field) they look
-/// up in the collection: the batch loop fetches its place ahead.
-pub fn member_follows_key(cmd: CommandRef) -> bool {
-    static MEMBER: OnceLock<Vec<bool>> = OnceLock::new();
+/// Where commands that look a member (or field) up in the key's collection
+/// name it, counted from the key: the batch loop fetches its place ahead.
+/// (ZADD's options, when given, come first: then this names one of them,
+/// and the fetch is wasted.)
+pub fn member_after_key(cmd: CommandRef) -> Option<usize> {
+    static MEMBER: OnceLock<Vec<Option<usize>>> = OnceLock::new();
     MEMBER.get_or_init(|| {
         CommandTable::get()
             .all
             .iter()
-            .map(|s| {
-                matches!(
-                    s.name,
-                    "sadd"
-                        | "srem"
-                        | "sismember"
-                        | "smismember"
-                        | "hset"
-                        | "hsetnx"
-                        | "hget"
-                        | "hmget"
-                        | "hmset"
-                        | "hdel"
-                        | "hexists"
-                        | "hincrby"
-                        | "hincrbyfloat"
-                        | "hstrlen"
-                        | "zscore"
-                        | "zmscore"
-                        | "zrem"
-                        | "zrank"
-                        | "zrevrank"
-                )
+            .map(|s| match s.name {
+                "sadd" | "srem" | "sismember" | "smismember" | "hset" | "hsetnx" | "hget"
+                | "hmget" | "hmset" | "hdel" | "hexists" | "hincrby" | "hincrbyfloat"
+                | "hstrlen" | "zscore" | "zmscore" | "zrem" | "zrank" | "zrevrank" => Some(1),
+                "zadd" | "zincrby" => Some(2),
+                _ => None,
             })
             .collect()
     })[cmd.id]
