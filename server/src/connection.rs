@@ -74,6 +74,10 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
     let mut reads_in_a_row = 0u32;
     // Woken, having waited for `exclusive` (Scripts::admit).
     let mut waited = false;
+    // One wait for CLIENT KILL for the connection's life: a new one per
+    // pass would join and leave the signal's waiter list per request.
+    let killed = handle.killed();
+    tokio::pin!(killed);
     loop {
         let mut next = Next::Read;
         // Messages published before the commands just read go out before
@@ -173,7 +177,7 @@ pub async fn serve(server: &Arc<Server>, stream: TcpStream, handle: Arc<ClientHa
                     return;
                 }
             }
-            _ = handle.killed() => return,
+            _ = &mut killed => return,
             // Built lazily: a disabled branch's future is still built.
             _ = async { tokio::time::sleep_until(soft_deadline?.into()).await; Some(()) },
                 if soft_deadline.is_some() => {}
