@@ -1044,6 +1044,17 @@ impl Indexed {
             scores.remove(member);
         });
         let removed = before - self.scores.len();
+        // Pops come in runs (ZPOPMIN/ZPOPMAX pipelines, a consumer
+        // draining a queue): the next one removes the new first or last
+        // member from `scores`, whose lookup is fetched now.
+        let end = match (first, self.list.len) {
+            (0, len) if len > 0 => self.list.link(HEAD, 0).next,
+            (_, len) if first == len && len > 0 => self.list.tail,
+            _ => NIL,
+        };
+        if end != NIL {
+            self.scores.prefetch(self.list.member(end));
+        }
         self.list.compact(removed * COMPACT_STEPS);
         removed
     }
