@@ -139,12 +139,10 @@ const SHRINK_AT: usize = 32;
 const MAX_SHARDS: usize = 1 << 24;
 
 pub struct Dict<E = ThinPair> {
-    /// `base + split` of them; a field lives in `self.shard_of(hash)`.
+    /// `base() + split` of them; a field lives in `self.shard_of(hash)`.
     shards: SmallVec<[Shard<E>; 1]>,
     /// Each shard's `probe::hint` (0: not known), for `prefetch`.
     probes: SmallVec<[u64; 1]>,
-    /// A power of two: the shards before any split.
-    base: usize,
     len: usize,
     hasher: DefaultHashBuilder,
 }
@@ -156,7 +154,6 @@ impl<E> Default for Dict<E> {
         Dict {
             shards,
             probes: smallvec::smallvec![0],
-            base: 1,
             len: 0,
             hasher: DefaultHashBuilder::default(),
         }
@@ -187,9 +184,16 @@ impl<E: Element> Dict<E> {
         self.hasher.hash_one(field)
     }
 
+    /// A power of two: the shards before any split (the largest power of
+    /// two up to their number, so it need not be stored).
+    #[inline]
+    fn base(&self) -> usize {
+        1 << (usize::BITS - 1 - self.shards.len().leading_zeros())
+    }
+
     #[inline]
     fn shard_at(&self, hash: u64) -> usize {
-        shard_of(hash, self.base, self.shards.len())
+        shard_of(hash, self.base(), self.shards.len())
     }
 
     pub fn len(&self) -> usize {
@@ -277,7 +281,8 @@ impl<E: Element> Dict<E> {
     /// Splits the next shard not yet split: its fields of the upper
     /// bucket move to a new last shard.
     fn split_one(&mut self) {
-        let (base, from) = (self.base, self.shards.len() - self.base);
+        let base = self.base();
+        let from = self.shards.len() - base;
         let source = &mut self.shards[from];
         let rehash = rehash(&self.hasher);
         let mut upper = Shard::with_capacity(source.len() / 2 + source.len() / 8);
@@ -289,20 +294,14 @@ impl<E: Element> Dict<E> {
         self.probes[from] = 0;
         self.shards.push(upper);
         self.probes.push(0);
-        if self.shards.len() == 2 * base {
-            self.base *= 2;
-        }
     }
 
     /// Merges the last shard back into the one it was split from.
     fn merge_one(&mut self) {
-        if self.shards.len() == self.base {
-            self.base /= 2;
-        }
         let rehash = rehash(&self.hasher);
         let upper = self.shards.pop().expect("more than one shard");
         self.probes.pop();
-        let from = self.shards.len() - self.base;
+        let from = self.shards.len() - self.base();
         self.probes[from] = 0;
         let into = &mut self.shards[from];
         into.reserve(upper.len(), rehash);
@@ -329,14 +328,15 @@ impl<E: Element> Dict<E> {
         count: usize,
         mut emit: impl FnMut(&'a [u8], E::Ref<'a>),
     ) -> u64 {
-        let mask = (self.base - 1) as u64;
-        let split = self.shards.len() - self.base;
+        let base = self.base();
+        let mask = (base - 1) as u64;
+        let split = self.shards.len() - base;
         let mut v = cursor;
         let mut emitted = 0;
         loop {
             let at = (v & mask) as usize;
             // A split shard's other half holds the rest of its bucket.
-            let other = (at < split).then(|| at + self.base);
+            let other = (at < split).then(|| at + base);
             for shard in std::iter::once(at).chain(other).map(|i| &self.shards[i]) {
                 for e in shard.iter() {
                     emit(e.field(), e.value());
@@ -465,6 +465,13 @@ mod tests {
         d
     }
 
+    /// A big set's table is boxed in its object: at most 80 bytes it takes
+    /// jemalloc's 80-byte class.
+    #[test]
+    fn a_set_table_fits_the_80_byte_class() {
+        assert!(std::mem::size_of::<Dict<(ThinBytes, ())>>() <= 80);
+    }
+
     #[test]
     fn set_get_remove_and_resharding() {
         let mut d = filled(10_000);
@@ -491,7 +498,7 @@ mod tests {
             d.set(&field(i), b"v");
             assert!(d.contains(&field(i / 2)) && d.contains(&field(i)), "{i}");
         }
-        assert!(d.shards.len() > d.base, "stopped between sizes");
+        assert!(d.shards.len() > d.base(), "stopped between sizes");
         for i in 0..2_990 {
             assert!(d.remove(&field(i)), "{i}");
             assert!(
@@ -505,7 +512,7 @@ mod tests {
     #[test]
     fn a_scan_of_a_dict_between_sizes_sees_each_field_once() {
         let d = filled(3_000);
-        assert!(d.shards.len() > d.base);
+        assert!(d.shards.len() > d.base());
         let mut seen = Vec::new();
         let mut cursor = 0;
         loop {
