@@ -7,6 +7,7 @@ mod cluster;
 mod commands;
 mod config;
 mod connection;
+mod counters;
 mod db;
 mod info;
 mod memory;

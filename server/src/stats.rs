@@ -3,10 +3,12 @@
 //! does not bounce these cache lines between cores on every command.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::LazyLock;
 
 use parking_lot::Mutex;
 use slotcache_protocol::command::CommandTable;
+
+use crate::counters::{Arc, Registry, Table};
 
 #[derive(Default)]
 pub struct Stats {
@@ -66,25 +68,15 @@ impl Stats {
 }
 
 /// INFO commandstats: calls, microseconds, rejected and failed calls per
-/// command id. Each thread counts into its own table, which only it writes
-/// (a load and a store, no read-modify-write, no line shared between
-/// cores); INFO sums the tables, less what they held at the last CONFIG
-/// RESETSTAT. Process-wide, as its threads are.
-#[derive(Default)]
-struct CommandTables {
-    tables: Vec<Arc<[CommandCounts]>>,
-    /// What the tables of threads that ended held.
-    retired: Vec<CommandTotals>,
-    /// The sums at the last reset.
-    baseline: Vec<CommandTotals>,
-}
+/// command id, counted per thread (`counters`), process-wide as threads are.
+static COMMANDS: LazyLock<Arc<Registry>> =
+    LazyLock::new(|| Arc::new(Registry::new(CommandTable::get().all.len() * FIELDS)));
 
-#[derive(Default)]
-struct CommandCounts {
-    calls: AtomicU64,
-    usec: AtomicU64,
-    rejected: AtomicU64,
-    failed: AtomicU64,
+/// Counters per command: calls, usec, rejected, failed.
+const FIELDS: usize = 4;
+
+thread_local! {
+    static COMMAND_COUNTS: Table = Registry::register(&COMMANDS);
 }
 
 /// One command's counts, as INFO commandstats shows them.
@@ -96,95 +88,35 @@ pub struct CommandTotals {
     pub failed: u64,
 }
 
-static COMMAND_TABLES: Mutex<CommandTables> = Mutex::new(CommandTables {
-    tables: Vec::new(),
-    retired: Vec::new(),
-    baseline: Vec::new(),
-});
-
-/// This thread's table, registered on first use and folded into `retired`
-/// when the thread ends (tokio replaces a worker a long script keeps).
-struct ThreadCounts(Arc<[CommandCounts]>);
-
-impl ThreadCounts {
-    fn register() -> ThreadCounts {
-        let table: Arc<[CommandCounts]> = (0..CommandTable::get().all.len())
-            .map(|_| CommandCounts::default())
-            .collect();
-        COMMAND_TABLES.lock().tables.push(Arc::clone(&table));
-        ThreadCounts(table)
-    }
-}
-
-impl Drop for ThreadCounts {
-    fn drop(&mut self) {
-        let mut state = COMMAND_TABLES.lock();
-        state.tables.retain(|t| !Arc::ptr_eq(t, &self.0));
-        let mut retired = std::mem::take(&mut state.retired);
-        add_table(&mut retired, &self.0);
-        state.retired = retired;
-    }
-}
-
-thread_local! {
-    static COMMAND_COUNTS: ThreadCounts = ThreadCounts::register();
-}
-
-/// Adds `n` to a counter only this thread writes.
-#[inline]
-fn bump(counter: &AtomicU64, n: u64) {
-    counter.store(counter.load(Relaxed) + n, Relaxed);
-}
-
 /// A call of command `id` that ran for `usec`, and failed or not.
 #[inline]
 pub fn count_call(id: usize, usec: u64, failed: bool) {
     COMMAND_COUNTS.with(|t| {
-        let c = &t.0[id];
-        bump(&c.calls, 1);
-        bump(&c.usec, usec);
+        t.add(id * FIELDS, 1);
+        t.add(id * FIELDS + 1, usec);
         if failed {
-            bump(&c.failed, 1);
+            t.add(id * FIELDS + 3, 1);
         }
     });
 }
 
 /// A call of command `id` refused before it ran (arity, routing, OOM …).
 pub fn count_rejected(id: usize) {
-    COMMAND_COUNTS.with(|t| bump(&t.0[id].rejected, 1));
+    COMMAND_COUNTS.with(|t| t.add(id * FIELDS + 2, 1));
 }
 
 /// Every command's totals since the last reset, by command id.
 pub fn command_totals() -> Vec<CommandTotals> {
-    let state = COMMAND_TABLES.lock();
-    let mut totals = sums(&state);
-    for (total, base) in totals.iter_mut().zip(&state.baseline) {
-        total.calls -= base.calls;
-        total.usec -= base.usec;
-        total.rejected -= base.rejected;
-        total.failed -= base.failed;
-    }
-    totals
-}
-
-/// What the threads' tables, living and ended, add up to.
-fn sums(state: &CommandTables) -> Vec<CommandTotals> {
-    let mut totals = state.retired.clone();
-    totals.resize(CommandTable::get().all.len(), CommandTotals::default());
-    for table in &state.tables {
-        add_table(&mut totals, table);
-    }
-    totals
-}
-
-fn add_table(totals: &mut Vec<CommandTotals>, table: &[CommandCounts]) {
-    totals.resize(table.len(), CommandTotals::default());
-    for (total, c) in totals.iter_mut().zip(table) {
-        total.calls += c.calls.load(Relaxed);
-        total.usec += c.usec.load(Relaxed);
-        total.rejected += c.rejected.load(Relaxed);
-        total.failed += c.failed.load(Relaxed);
-    }
+    COMMANDS
+        .totals()
+        .chunks(FIELDS)
+        .map(|c| CommandTotals {
+            calls: c[0],
+            usec: c[1],
+            rejected: c[2],
+            failed: c[3],
+        })
+        .collect()
 }
 
 /// INFO errorstats: error replies by their first word (ERR, WRONGTYPE …).
@@ -212,8 +144,6 @@ pub fn error_counts() -> Vec<(String, u64)> {
 
 /// CONFIG RESETSTAT's part here.
 pub fn reset_command_and_error_stats() {
-    let mut state = COMMAND_TABLES.lock();
-    state.baseline = sums(&state);
-    drop(state);
+    COMMANDS.reset();
     ERROR_COUNTS.lock().clear();
 }
