@@ -563,10 +563,7 @@ impl<'a> Locked<'a> {
             TableEntry::Occupied(mut o) => (Some(std::mem::replace(o.get_mut(), entry)), o),
             TableEntry::Vacant(v) => (None, v.insert(entry)),
         };
-        let bucket = placed.bucket_index();
-        let table = placed.into_table();
-        let placed = table.get_bucket(bucket).expect("the entry just placed");
-        lock.note_probe(probe::hint(table.num_buckets(), bucket, placed));
+        lock.note_probe(probe::hint(placed));
         let old_volatile = old.as_ref().is_some_and(|e| e.expire_at().is_some()) as usize;
         slot.volatile = slot.volatile + volatile - old_volatile;
         old

@@ -9,6 +9,8 @@
 //! bucket (every growth or rebuild is followed by one). A stale hint (after
 //! a shrink, or a table replaced) only makes a prefetch miss its target.
 
+use hashbrown::hash_table::OccupiedEntry;
+
 const ADDRESS_BITS: u32 = 56;
 
 /// Asks for the cache line at `address` ahead of its use.
@@ -23,10 +25,13 @@ pub fn prefetch(address: usize) {
     let _ = address;
 }
 
-/// The hint for a table of `buckets` whose element `element` is at
-/// bucket index `bucket`.
+/// The hint for the table an insert just `placed` an element in.
 #[inline]
-pub fn hint<T>(buckets: usize, bucket: usize, element: &T) -> u64 {
+pub fn hint<T>(placed: OccupiedEntry<'_, T>) -> u64 {
+    let bucket = placed.bucket_index();
+    let table = placed.into_table();
+    let buckets = table.num_buckets();
+    let element = table.get_bucket(bucket).expect("the element just placed");
     let ctrl = element as *const T as usize + (bucket + 1) * std::mem::size_of::<T>();
     ctrl as u64 | (buckets.trailing_zeros() as u64) << ADDRESS_BITS
 }

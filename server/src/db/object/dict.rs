@@ -231,10 +231,7 @@ impl<E: Element> Dict<E> {
                 }
                 Entry::Vacant(v) => (v.insert(make(arg)), true),
             };
-        let bucket = placed.bucket_index();
-        let shard = placed.into_table();
-        let element = shard.get_bucket(bucket).expect("the element just placed");
-        self.probes[at] = probe::hint(shard.num_buckets(), bucket, element);
+        self.probes[at] = probe::hint(placed);
         if new {
             self.len += 1;
             if self.len > GROW_AT * self.shards.len() && self.shards.len() < MAX_SHARDS {
