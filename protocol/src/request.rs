@@ -366,31 +366,33 @@ impl Peek<'_> {
     /// The `n`th argument after the first key (1: the one right after
     /// it), if it has arrived: a member, a field …
     pub fn arg_after_key<'b>(&self, buf: &'b [u8], n: usize) -> Option<&'b [u8]> {
-        let (mut at, left) = self.stopped.filter(|_| self.first_key.is_some())?;
+        let (at, left) = self.stopped.filter(|_| self.first_key.is_some())?;
         if n == 0 || left < n {
             return None;
         }
-        for _ in 1..n {
-            let (len, arg_at) = peek_header(buf, at, b'$')?;
-            at = arg_at.checked_add(len)?.checked_add(2)?;
-        }
-        let (len, arg_at) = peek_header(buf, at, b'$')?;
+        let (len, arg_at) = peek_header(buf, skip_args(buf, at, n - 1)?, b'$')?;
         buf.get(arg_at..arg_at.checked_add(len)?)
     }
 
     /// The length of the request at the start of `buf` (the one looked
     /// at), if all of it is there: the next request starts after it.
     pub fn len(&self, buf: &[u8]) -> Option<usize> {
-        let (mut at, left) = self.stopped?;
+        let (at, left) = self.stopped?;
         if left > PEEK_MAX_ARGS {
             return None;
         }
-        for _ in 0..left {
-            let (len, arg_at) = peek_header(buf, at, b'$')?;
-            at = arg_at.checked_add(len)?.checked_add(2)?;
-        }
-        (at <= buf.len()).then_some(at)
+        skip_args(buf, at, left).filter(|&end| end <= buf.len())
     }
+}
+
+/// Where the argument `n` bulk strings after the one at `at` starts, as far
+/// as their headers have arrived.
+fn skip_args(buf: &[u8], mut at: usize, n: usize) -> Option<usize> {
+    for _ in 0..n {
+        let (len, arg_at) = peek_header(buf, at, b'$')?;
+        at = arg_at.checked_add(len)?.checked_add(2)?;
+    }
+    Some(at)
 }
 
 /// `<marker><digits>\r\n` at `at`: the number, and where it ends.
