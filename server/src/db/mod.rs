@@ -546,13 +546,8 @@ impl<'a> Locked<'a> {
         let hash = self.db.hash(entry.key());
         let hasher = &self.db.hasher;
         let volatile = entry.expire_at().is_some() as usize;
-        let db = self.db;
-        let slot_number = match self.guards.as_slice() {
-            [(n, _)] => *n,
-            _ => key_slot(entry.key()),
-        };
-        let lock = &db.slots[slot_number as usize];
-        let slot = self.slot(entry.key());
+        let (slot_number, slot) = locked_slot(&mut self.guards, entry.key());
+        let lock = &self.db.slots[*slot_number as usize];
         slot.watchers.touch(entry.key());
         slot.reserve_one(hasher);
         let (old, placed) = match slot.table.entry(
@@ -715,17 +710,23 @@ impl DerefMut for SlotGuard<'_> {
 
 #[inline]
 fn slot_of<'g>(guards: &'g mut Guards<'_>, key: &[u8]) -> &'g mut Slot {
+    &mut locked_slot(guards, key).1
+}
+
+/// The locked slot of `key`, with its number.
+#[inline]
+fn locked_slot<'g, 'a>(guards: &'g mut Guards<'a>, key: &[u8]) -> &'g mut (u16, SlotGuard<'a>) {
     // Most commands have one key: skip hashing it again to find its slot.
     if guards.len() == 1 {
         debug_assert_eq!(guards[0].0, key_slot(key), "key's slot is not locked");
-        return &mut guards[0].1;
+        return &mut guards[0];
     }
     let s = key_slot(key);
     let i = guards
         .iter()
         .position(|(n, _)| *n == s)
         .expect("key's slot is not locked: command table key positions are wrong");
-    &mut guards[i].1
+    &mut guards[i]
 }
 
 #[inline]
