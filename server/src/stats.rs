@@ -34,6 +34,15 @@ pub struct BatchStats {
     pub errors: u64,
 }
 
+impl BatchStats {
+    /// An error reply: counted for total_error_replies and by its kind
+    /// (INFO errorstats).
+    pub fn error(&mut self, message: &str) {
+        self.errors += 1;
+        count_error(message);
+    }
+}
+
 impl Stats {
     pub fn add(&self, batch: &mut BatchStats) {
         let add = |counter: &AtomicU64, n: u64| {
@@ -127,7 +136,7 @@ static ERROR_COUNTS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
 
 const ERROR_KINDS: usize = 128;
 
-pub fn count_error(message: &str) {
+fn count_error(message: &str) {
     let kind = message.split(' ').next().unwrap_or_default();
     let mut counts = ERROR_COUNTS.lock();
     if let Some((_, n)) = counts.iter_mut().find(|(k, _)| k == kind) {

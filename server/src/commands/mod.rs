@@ -312,8 +312,7 @@ fn dispatch<'a>(
     let cmd = match checked {
         Ok(cmd) => cmd,
         Err(e) => {
-            stats.errors += 1;
-            crate::stats::count_error(e.message());
+            stats.error(e.message());
             multi::refused(server, client, &argv, e.message(), out);
             return Ok(false);
         }
@@ -435,8 +434,7 @@ pub fn call(
     }
     crate::stats::count_call(cmd.id, micros, result.is_err());
     if let Err(e) = result {
-        stats.errors += 1;
-        crate::stats::count_error(e.message());
+        stats.error(e.message());
         ctx.out.error(e.message());
     }
     let slow_threshold = server.hot.slowlog_threshold_us.load(Relaxed);
